@@ -1,0 +1,73 @@
+"""Logging: one helper, always to stderr (stdout is DevPod's protocol channel).
+
+Verbosity: ``-q`` warnings only, default info, ``-v`` or ``DEVPOD_DEBUG=true`` debug. Every
+record passes through a redaction filter holding the secrets registered with
+:func:`register_secret` (the API token, private keys), so a secret cannot reach stderr even
+when a library logs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+LOGGER_NAME = "dokploy_provider"
+_REDACTED = "***"
+_secrets: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Never print ``value``: every log line containing it gets it replaced by ``***``."""
+    if value and len(value) >= 4:
+        _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret replaced."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, _REDACTED)
+    return text
+
+
+class _RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def debug_from_env() -> bool:
+    """Whether DevPod asked for debug output (``DEVPOD_DEBUG=true``)."""
+    return os.environ.get("DEVPOD_DEBUG", "").strip().lower() in {"1", "true", "yes"}
+
+
+def setup(verbosity: int = 0) -> logging.Logger:
+    """Configure the provider's logger. ``verbosity``: -1 quiet, 0 normal, 1 debug."""
+    if debug_from_env():
+        verbosity = max(verbosity, 1)
+    level = {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.handlers.clear()
+    handler = logging.StreamHandler(sys.stderr)
+    fmt = "%(levelname)s %(name)s: %(message)s" if verbosity > 0 else "%(message)s"
+    handler.setFormatter(_RedactingFormatter(fmt))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+    # Libraries log through the root logger; send it to the same redacting stderr handler,
+    # and only at debug, so httpx/paramiko chatter never reaches a normal user.
+    root = logging.getLogger()
+    root.handlers.clear()
+    if verbosity > 0:
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG)
+        for noisy in ("httpcore", "hpack"):
+            logging.getLogger(noisy).setLevel(logging.INFO)
+    else:
+        root.setLevel(logging.CRITICAL + 1)
+    return logger
+
+
+def get(name: str | None = None) -> logging.Logger:
+    """The provider's logger, or a child of it."""
+    return logging.getLogger(f"{LOGGER_NAME}.{name}" if name else LOGGER_NAME)

@@ -1,0 +1,183 @@
+"""Machine state in ``MACHINE_FOLDER``: what ``create`` decided, read by every later verb.
+
+Stdlib only: ``command`` and ``status`` load this on their hot path, so it must not pull in
+pydantic or httpx. Every write is atomic (temp file in the same folder, fsync, rename) and
+mode 0600; a half-written or corrupt file is reported, never silently replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dokploy_provider.errors import StateError
+
+STATE_FILE = "dokploy-machine.json"
+CLIENT_KEY_FILE = "id_ed25519"
+HOST_KEY_FILE = "ssh_host_ed25519_key"
+LOCK_FILE = ".dokploy-machine.lock"
+STATE_SCHEMA = 1
+
+#: The user the workspace's sshd lets us in as.
+WORKSPACE_USER = "root"
+
+
+@dataclass(frozen=True)
+class MachineState:
+    """Everything later verbs need to find and reach the workspace without re-deciding anything.
+
+    ``phase`` records how far ``create`` got: ``keys`` (keys on disk), ``compose`` (compose row
+    exists), ``deployed`` (a deploy was queued), ``ready`` (SSH answered once).
+    """
+
+    machine_id: str
+    phase: str = "keys"
+    server_url: str = ""
+    project_id: str | None = None
+    environment_id: str | None = None
+    server_id: str | None = None
+    compose_id: str | None = None
+    app_name: str | None = None
+    ssh_host: str = ""
+    ssh_port: int = 0
+    ssh_user: str = WORKSPACE_USER
+    host_key_public: str = ""
+    host_key_fingerprint: str = ""
+    client_key_fingerprint: str = ""
+    created_at: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        """``user@host:port``, for messages."""
+        return f"{self.ssh_user}@{self.ssh_host}:{self.ssh_port}"
+
+    def replace(self, **changes: Any) -> MachineState:
+        """A copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> str:
+        """Serialise with the schema number."""
+        payload = {"schema": STATE_SCHEMA, **dataclasses.asdict(self)}
+        return json.dumps(payload, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str) -> MachineState:
+        """Parse a state file's text; ``source`` names the file in errors."""
+        try:
+            payload = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise StateError(
+                f"machine state file {source} is corrupt ({exc.msg} at line {exc.lineno})",
+                hint="delete the machine with `devpod machine delete --force` and create it again",
+            ) from exc
+        if not isinstance(payload, dict) or payload.get("schema") != STATE_SCHEMA:
+            raise StateError(
+                f"machine state file {source} is not a schema-{STATE_SCHEMA} state file",
+                hint="it was written by another provider version; recreate the machine",
+            )
+        payload.pop("schema")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(payload) - known
+        if "machine_id" not in payload or unknown:
+            raise StateError(
+                f"machine state file {source} has unexpected content",
+                hint="recreate the machine with `devpod machine delete --force` and `devpod up`",
+            )
+        try:
+            return cls(**payload)
+        except TypeError as exc:
+            raise StateError(f"machine state file {source} is malformed: {exc}") from exc
+
+
+class MachineFolder:
+    """The folder DevPod gives each machine (``MACHINE_FOLDER``)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    @property
+    def state_path(self) -> Path:
+        """The state file."""
+        return self.path / STATE_FILE
+
+    @property
+    def client_key_path(self) -> Path:
+        """The machine's private ed25519 client key (OpenSSH format, 0600)."""
+        return self.path / CLIENT_KEY_FILE
+
+    @property
+    def host_key_path(self) -> Path:
+        """The workspace's private ed25519 host key that ``create`` generated (0600)."""
+        return self.path / HOST_KEY_FILE
+
+    def ensure(self) -> None:
+        """Create the folder (0700) if DevPod did not, and check it is writable."""
+        try:
+            self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(
+                f"cannot create machine folder {self.path}: {exc.strerror}",
+                hint="check MACHINE_FOLDER and its permissions",
+            ) from exc
+        if not os.access(self.path, os.W_OK | os.X_OK):
+            raise StateError(
+                f"machine folder {self.path} is not writable",
+                hint="fix its permissions or ownership",
+            )
+
+    def exists(self) -> bool:
+        """Whether a state file is present."""
+        return self.state_path.is_file()
+
+    def load(self) -> MachineState | None:
+        """The state, or ``None`` when there is no state file yet."""
+        try:
+            text = self.state_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StateError(
+                f"cannot read machine state {self.state_path}: {exc.strerror}",
+                hint="check the permissions of MACHINE_FOLDER",
+            ) from exc
+        return MachineState.from_json(text, source=str(self.state_path))
+
+    def save(self, state: MachineState) -> None:
+        """Write the state atomically with mode 0600."""
+        write_private_file(self.state_path, state.to_json().encode("utf-8"))
+
+    def remove(self) -> None:
+        """Remove the state and key files (DevPod removes the folder itself after ``delete``)."""
+        for path in (self.state_path, self.client_key_path, self.host_key_path):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Atomically replace ``path`` with ``data``, mode 0600, never leaving a partial file."""
+    directory = path.parent
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise StateError(
+            f"cannot write in machine folder {directory}: {exc.strerror}",
+            hint="check that MACHINE_FOLDER exists and is writable",
+        ) from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.chmod(tmp_name, 0o600)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise StateError(f"cannot write {path}: {exc.strerror}") from exc
