@@ -15,8 +15,8 @@
     │   └── UnsupportedVersion            exit 6   Dokploy older than the oldest release we support
     ├── DeployFailed                      exit 7   the compose deployment ended in `error` (deploy log tail attached)
     ├── ReadyTimeout                      exit 9   a bounded wait (deploy, SSH readiness) ran out of time
-    ├── PortRangeExhausted                exit 10  every port of DOKPLOY_SSH_PORT_RANGE is taken on the server
-    ├── NotOwned                          exit 11  a compose exists but belongs to another machine or to no DevPod machine
+    ├── PortRangeExhausted                exit 10  every port of DOKPLOY_SSH_PORT_RANGE is taken
+    ├── NotOwned                          exit 11  a compose exists but belongs to another (or no) machine
     └── SSHError                          exit 255 could not reach the workspace over SSH (like OpenSSH's client)
         ├── SSHConnectFailed              exit 255 TCP connect refused/timed out, or no SSH banner
         ├── HostKeyMismatch               exit 255 the workspace presented a host key other than the pinned one

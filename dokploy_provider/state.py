@@ -11,7 +11,9 @@ import contextlib
 import dataclasses
 import json
 import os
+import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,3 +183,29 @@ def write_private_file(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         raise StateError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+@contextlib.contextmanager
+def machine_lock(folder: MachineFolder) -> Iterator[None]:
+    """Hold an exclusive lock on the machine folder, so two verbs never mutate one machine.
+
+    ``flock`` on POSIX, ``msvcrt.locking`` on Windows; released when the process ends, even
+    when DevPod SIGKILLs it.
+    """
+    folder.ensure()
+    path = folder.path / LOCK_FILE
+    handle = open(path, "a+b")  # noqa: SIM115 - held for the whole block
+    try:
+        os.chmod(path, 0o600)
+        if sys.platform == "win32":
+            import msvcrt
+
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()

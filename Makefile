@@ -1,0 +1,34 @@
+# Every target creates the virtualenv it needs; `make demo` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck bench check-sshd clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+check-sshd:
+	@command -v sshd >/dev/null 2>&1 || test -x /usr/sbin/sshd || { \
+	  echo "OpenSSH's sshd is needed (the emulated workspaces are real sshd processes):"; \
+	  echo "  apt-get install -y openssh-server"; exit 1; }
+
+demo: $(STAMP) check-sshd
+	$(BIN)/python scripts/demo.py
+
+test: $(STAMP) check-sshd
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check dokploy_provider dokploy_emulator tests scripts
+	$(BIN)/mypy
+
+bench: $(STAMP) check-sshd
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

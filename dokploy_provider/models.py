@@ -1,0 +1,229 @@
+"""Typed views of the Dokploy API objects the provider uses.
+
+Every model ignores unknown fields and reads Dokploy's camelCase names into snake_case
+attributes (both spellings are accepted on input). Differences between Dokploy versions are
+smoothed over by :mod:`dokploy_provider.dokploy`, so callers see one shape.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+_VERSION_RE = re.compile(r"^\s*v?(\d+)\.(\d+)\.(\d+)(?:[-+.].*)?\s*$")
+_NEWEST = 10**6
+
+
+@dataclass(frozen=True, order=True)
+class DokployVersion:
+    """A Dokploy release ``vX.Y.Z``, ordered by number, with the API features it implies.
+
+    ``raw`` is the string the server sent (not part of comparisons). A version the provider
+    could not parse is represented by :meth:`assume_newest` and compares above every release.
+    """
+
+    major: int
+    minor: int
+    patch: int
+    raw: str = field(default="", compare=False)
+
+    MINIMUM: ClassVar[DokployVersion]
+    NEWEST_TESTED: ClassVar[DokployVersion]
+
+    @classmethod
+    def parse(cls, text: str) -> DokployVersion:
+        """Parse ``"v0.30.2"`` (the ``v`` and a ``-canary…`` suffix are optional).
+
+        Raises :class:`ValueError` for anything else.
+        """
+        match = _VERSION_RE.match(text)
+        if not match:
+            raise ValueError(f"not a Dokploy version: {text!r}")
+        major, minor, patch = (int(group) for group in match.groups())
+        return cls(major, minor, patch, raw=text.strip())
+
+    @classmethod
+    def assume_newest(cls, raw: str) -> DokployVersion:
+        """Stand-in for an unparseable version string: newer than anything known."""
+        return cls(_NEWEST, 0, 0, raw=raw)
+
+    @property
+    def is_assumed(self) -> bool:
+        """Whether this is the stand-in for an unparseable version."""
+        return self.major >= _NEWEST
+
+    def at_least(self, major: int, minor: int, patch: int = 0) -> bool:
+        """``self >= vmajor.minor.patch``."""
+        return (self.major, self.minor, self.patch) >= (major, minor, patch)
+
+    @property
+    def has_environments(self) -> bool:
+        """Composes live in environments (``environmentId``), not directly in projects."""
+        return self.at_least(0, 25, 0)
+
+    @property
+    def deploy_returns_body(self) -> bool:
+        """``compose.deploy`` answers with a JSON body instead of an empty one."""
+        return self.at_least(0, 26, 0)
+
+    @property
+    def trpc_v11(self) -> bool:
+        """tRPC v11: error bodies carry ``data``; POST needs a JSON content type."""
+        return self.at_least(0, 28, 0)
+
+    @property
+    def project_all_is_summary(self) -> bool:
+        """``project.all`` returns compose summaries, not full rows."""
+        return self.at_least(0, 28, 3)
+
+    @property
+    def has_read_logs(self) -> bool:
+        """``deployment.readLogs`` exists."""
+        return self.at_least(0, 29, 6)
+
+    @property
+    def create_accepts_source_type(self) -> bool:
+        """``compose.create`` accepts ``sourceType``."""
+        return self.at_least(0, 30, 0)
+
+    def __str__(self) -> str:
+        if self.is_assumed:
+            return self.raw or "unknown version"
+        return f"v{self.major}.{self.minor}.{self.patch}"
+
+
+DokployVersion.MINIMUM = DokployVersion(0, 22, 7)
+DokployVersion.NEWEST_TESTED = DokployVersion(0, 30, 2)
+
+
+class DokployModel(BaseModel):
+    """Base: ignore unknown fields, camelCase on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(
+        extra="ignore", populate_by_name=True, alias_generator=to_camel, frozen=False
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nulls(cls, data: Any) -> Any:
+        # Dokploy sends null for many unset columns; let the field default stand in for it.
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
+
+
+class Server(DokployModel):
+    """A remote server registered in Dokploy (``server.all`` / ``server.one``)."""
+
+    server_id: str
+    name: str
+    description: str | None = None
+    ip_address: str = ""
+    port: int = 22
+    username: str = "root"
+    app_name: str | None = None
+    server_status: str | None = None
+    # Build servers arrived later; every server before that could host deployments.
+    server_type: str = "deploy"
+    created_at: str | None = None
+    organization_id: str | None = None
+
+
+class ComposeSummary(DokployModel):
+    """A compose as listed inside a project or environment (a summary on recent Dokploy)."""
+
+    compose_id: str
+    name: str
+    compose_status: str | None = None
+    app_name: str | None = None
+    server_id: str | None = None
+    created_at: str | None = None
+    description: str | None = None
+
+
+class Environment(DokployModel):
+    """An environment of a project (Dokploy ≥ v0.25)."""
+
+    environment_id: str
+    name: str
+    description: str | None = None
+    is_default: bool | None = None
+    project_id: str | None = None
+    created_at: str | None = None
+    composes: list[ComposeSummary] = Field(default_factory=list, alias="compose")
+
+
+class Project(DokployModel):
+    """A Dokploy project.
+
+    On Dokploy ≥ v0.25 composes are under ``environments``; before that ``environments`` is
+    empty and ``composes`` lists the project's composes directly.
+    """
+
+    project_id: str
+    name: str
+    description: str | None = None
+    created_at: str | None = None
+    organization_id: str | None = None
+    environments: list[Environment] = Field(default_factory=list)
+    composes: list[ComposeSummary] = Field(default_factory=list, alias="compose")
+
+    @property
+    def all_composes(self) -> list[ComposeSummary]:
+        """Every compose of the project, whichever version's layout it came in."""
+        found = list(self.composes)
+        for environment in self.environments:
+            found.extend(environment.composes)
+        return found
+
+
+class Deployment(DokployModel):
+    """One deployment run of a compose (``deployment.allByCompose``)."""
+
+    deployment_id: str
+    title: str | None = None
+    description: str | None = None
+    status: str | None = None
+    created_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    error_message: str | None = None
+    log_path: str | None = None
+
+
+class Compose(DokployModel):
+    """A compose service (``compose.one`` / ``compose.create`` / ``compose.update``)."""
+
+    compose_id: str
+    name: str
+    app_name: str
+    description: str | None = None
+    compose_file: str = ""
+    compose_status: str = "idle"
+    source_type: str | None = None
+    compose_type: str = "docker-compose"
+    server_id: str | None = None
+    environment_id: str | None = None
+    project_id: str | None = None
+    created_at: str | None = None
+    deployments: list[Deployment] = Field(default_factory=list)
+
+
+class Container(DokployModel):
+    """A container of a compose, from ``docker ps`` on its host."""
+
+    container_id: str
+    name: str
+    state: str
+    status: str = ""
+
+
+class CreatedProject(DokployModel):
+    """What ``project.create`` produced: the project and (≥ v0.25) its default environment."""
+
+    project: Project
+    environment: Environment | None = None

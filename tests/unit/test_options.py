@@ -1,0 +1,104 @@
+"""Options: env → settings, every bad value one clear message."""
+
+from __future__ import annotations
+
+import pytest
+
+from dokploy_provider.errors import ConfigurationError
+from dokploy_provider.options import (
+    PortRange,
+    load_settings,
+    machine_id_from_env,
+    parse_duration,
+    parse_memory,
+)
+
+BASE = {"DOKPLOY_SERVER_URL": "http://203.0.113.10:3000", "DOKPLOY_API_TOKEN": "tok-secret-123"}
+
+
+def test_defaults_apply_and_empty_values_count_as_unset() -> None:
+    settings = load_settings({**BASE, "DOKPLOY_PROJECT_NAME": "", "DOKPLOY_SSH_PORT_RANGE": ""})
+    assert settings.project_name == "devpod-workspaces"
+    assert settings.port_range == PortRange(2222, 2250)
+    assert settings.deploy_timeout == 15 * 60
+    assert settings.keep_volumes is False
+    assert settings.agent_path == "/var/lib/devpod/devpod"
+    assert settings.server_url.api_base == "http://203.0.113.10:3000/api"
+
+
+def test_missing_required_options_are_all_named() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        load_settings({})
+    assert "DOKPLOY_SERVER_URL is required" in str(info.value)
+    assert "DOKPLOY_API_TOKEN is required" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("DOKPLOY_SSH_PORT_RANGE", "2250-2222", "reversed"),
+        ("DOKPLOY_SSH_PORT_RANGE", "0-10", "outside 1-65535"),
+        ("DOKPLOY_SSH_PORT_RANGE", "22x", "not a port range"),
+        ("DOKPLOY_SSH_PORT_RANGE", "70000", "outside 1-65535"),
+        ("DOKPLOY_DEPLOY_TIMEOUT", "soon", "not a duration"),
+        ("WORKSPACE_CPUS", "two", "not a number of CPUs"),
+        ("WORKSPACE_CPUS", "0", "more than 0"),
+        ("WORKSPACE_MEMORY", "lots", "not a memory size"),
+        ("WORKSPACE_MEMORY", "1m", "below the 64m"),
+        ("WORKSPACE_GPU", "some", "none, all, or a number"),
+        ("AGENT_PATH", "/tmp/devpod", "under /tmp"),
+        ("AGENT_PATH", "devpod", "absolute path"),
+        ("WORKSPACE_KEEP_VOLUMES", "maybe", "true or false"),
+        ("DOKPLOY_SERVER_URL", "dokploy.example.com", "https://"),
+    ],
+)
+def test_bad_values_name_the_option(name: str, value: str, fragment: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        load_settings({**BASE, name: value})
+    message = str(info.value)
+    assert name in message
+    assert fragment in message
+
+
+def test_token_value_never_in_error_messages() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        load_settings({**BASE, "DOKPLOY_SSH_PORT_RANGE": "bad"})
+    assert "tok-secret-123" not in str(info.value)
+    settings = load_settings(BASE)
+    assert "tok-secret-123" not in repr(settings)
+    assert "tok-secret-123" not in str(settings)
+    assert settings.token == "tok-secret-123"
+
+
+def test_durations_and_sizes() -> None:
+    assert parse_duration("90s") == 90
+    assert parse_duration("1h30m") == 5400
+    assert parse_duration("45") == 45
+    assert parse_memory("4g") == 4 * 1024**3
+    assert parse_memory("512MiB") == 512 * 1024**2
+
+
+def test_gpu_is_normalised() -> None:
+    assert load_settings({**BASE, "WORKSPACE_GPU": "ALL"}).workspace_gpu == "all"
+    assert load_settings({**BASE, "WORKSPACE_GPU": "2"}).workspace_gpu == "2"
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("", "not set"),
+        ("Bad_ID", "invalid"),
+        ("-lead", "invalid"),
+        ("a" * 50, "over the 49"),
+    ],
+)
+def test_machine_id_validation(value: str, fragment: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        machine_id_from_env({"MACHINE_ID": value})
+    assert fragment in str(info.value)
+
+
+def test_machine_id_at_the_limit_fits_dokploy_app_name() -> None:
+    machine_id = "a" * 49
+    assert machine_id_from_env({"MACHINE_ID": machine_id}) == machine_id
+    assert len(f"devpod-{machine_id}-abcdef") == 63

@@ -1,0 +1,118 @@
+"""Port allocation from compose files, and the workspace compose file itself."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from dokploy_provider import compose
+from dokploy_provider.errors import PortRangeExhausted
+from dokploy_provider.options import PortRange, load_settings
+from dokploy_provider.ports import choose_port, preferred_start, published_ports
+
+BASE = {"DOKPLOY_SERVER_URL": "http://203.0.113.10:3000", "DOKPLOY_API_TOKEN": "tok-secret-123"}
+
+
+def test_published_ports_reads_every_syntax() -> None:
+    text = """
+services:
+  a:
+    ports: ["2222:22", "127.0.0.1:2223:22/tcp", 8080, "3000-3002:3000-3002"]
+  b:
+    ports:
+      - target: 22
+        published: 2224
+      - target: 80
+        published: "2225"
+  c: {}
+"""
+    assert published_ports(text) == {2222, 2223, 2224, 2225, 3000, 3001, 3002}
+
+
+@pytest.mark.parametrize("text", [None, "", ":\n: bad yaml [", "just a string", "services: []"])
+def test_published_ports_tolerates_odd_files(text: str | None) -> None:
+    assert published_ports(text) == set()
+
+
+def test_choose_port_skips_taken_and_wraps() -> None:
+    rng = PortRange(2222, 2225)
+    start = preferred_start("ws1", rng)
+    assert choose_port(rng, set(), machine_id="ws1", server_label="x") == start
+    taken = {p for p in range(2222, 2226) if p != 2222}
+    assert choose_port(rng, taken, machine_id="ws1", server_label="x") == 2222
+
+
+def test_full_range_is_a_clear_error() -> None:
+    rng = PortRange(2222, 2223)
+    with pytest.raises(PortRangeExhausted) as info:
+        choose_port(rng, {2222, 2223}, machine_id="ws", server_label="server s1")
+    assert "2222-2223" in str(info.value)
+    assert "DOKPLOY_SSH_PORT_RANGE" in str(info.value)
+
+
+def test_preferred_start_spreads_machines() -> None:
+    rng = PortRange(2222, 2250)
+    starts = {preferred_start(f"ws-{i}", rng) for i in range(20)}
+    assert len(starts) > 8
+
+
+def _render(**env: str) -> dict:
+    settings = load_settings({**BASE, **env})
+    text = compose.render(
+        settings,
+        compose.WorkspaceSpec("ws1", 2230, "ssh-ed25519 AAAAC3Nza key", "SE9TVEtFWQ=="),
+    )
+    return yaml.safe_load(text)
+
+
+def test_compose_file_shape() -> None:
+    doc = _render()
+    service = doc["services"]["workspace"]
+    assert service["privileged"] is True
+    assert service["ports"] == ["2230:22"]
+    assert "container_name" not in service
+    assert "networks" not in service
+    assert all(not v.startswith(".") for v in service["volumes"])
+    assert set(doc["volumes"]) == {"docker-data", "devpod-data"}
+    assert service["environment"]["DEVPOD_SSH_HOST_KEY"] == "SE9TVEtFWQ=="
+    assert service["environment"]["DEVPOD_SSH_AUTHORIZED_KEY"].startswith("ssh-ed25519 ")
+    assert "FROM cruizba/ubuntu-dind:noble-27.0.3-r0" in service["build"]["dockerfile_inline"]
+    assert service["image"].startswith("dokploy-provider-workspace:")
+    # compose would interpolate a single `$`; the script must carry only doubled ones
+    script = service["entrypoint"][2]
+    assert "$$DEVPOD_SSH_AUTHORIZED_KEY" in script
+    assert "PasswordAuthentication no" in script
+    assert published_ports(yaml.safe_dump(doc)) == {2230}
+
+
+def test_image_tag_follows_the_recipe() -> None:
+    one = _render()["services"]["workspace"]["image"]
+    same = _render()["services"]["workspace"]["image"]
+    other = _render(WORKSPACE_IMAGE="debian:12")["services"]["workspace"]["image"]
+    assert one == same != other
+
+
+def test_sizes_map_to_compose_keys() -> None:
+    service = _render(WORKSPACE_CPUS="1.5", WORKSPACE_MEMORY="2g", WORKSPACE_GPU="all")["services"][
+        "workspace"
+    ]
+    assert service["cpus"] == 1.5
+    assert service["mem_limit"] == 2 * 1024**3
+    device = service["deploy"]["resources"]["reservations"]["devices"][0]
+    assert device == {"driver": "nvidia", "capabilities": ["gpu"], "count": "all"}
+    counted = _render(WORKSPACE_GPU="2")["services"]["workspace"]
+    assert counted["deploy"]["resources"]["reservations"]["devices"][0]["count"] == 2
+
+
+def test_marker_round_trip_and_masking() -> None:
+    desc = compose.description("ws-1")
+    assert compose.owner_of(desc) == "ws-1"
+    assert compose.owner_of("someone else's compose") is None
+    assert compose.owner_of(None) is None
+    settings = load_settings(BASE)
+    text = compose.render(
+        settings, compose.WorkspaceSpec("ws1", 2230, "ssh-ed25519 K", "SECRETB64")
+    )
+    masked = compose.mask_secrets(text)
+    assert "SECRETB64" not in masked
+    assert "DEVPOD_SSH_HOST_KEY: '***'" in masked

@@ -1,0 +1,99 @@
+"""The status decision table and the machine state file."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from dokploy_provider.errors import ReadyTimeout, StateError
+from dokploy_provider.state import MachineFolder, MachineState
+from dokploy_provider.status import Observation, Status, decide, docker_status_is_young
+
+
+def _decide(**kw: object) -> Status:
+    obs = Observation(
+        **{"compose_status": "done", "container_states": [], "sshd_answers": None, **kw}
+    )  # type: ignore[arg-type]
+    return decide(obs, deploy_timeout=600, target="root@h:2222")
+
+
+@pytest.mark.parametrize(
+    ("kw", "expected"),
+    [
+        ({"container_states": ["running"], "sshd_answers": True}, Status.RUNNING),
+        ({"container_states": ["running"], "sshd_answers": False}, Status.BUSY),
+        ({"compose_status": "running", "deploy_running_seconds": 10.0}, Status.BUSY),
+        ({"compose_status": "idle", "deploy_pending_seconds": 3.0}, Status.BUSY),
+        ({"compose_status": "error"}, Status.STOPPED),
+        ({"compose_status": "idle", "container_states": ["exited"]}, Status.STOPPED),
+        ({"container_states": ["restarting"]}, Status.BUSY),
+        ({"container_states": ["created"]}, Status.STOPPED),
+        ({"container_states": [], "sshd_answers": True}, Status.RUNNING),
+        ({"container_states": [], "sshd_answers": False}, Status.STOPPED),
+        ({"compose_status": "idle", "container_states": []}, Status.STOPPED),
+    ],
+)
+def test_decision_table(kw: dict[str, object], expected: Status) -> None:
+    assert _decide(**kw) is expected
+
+
+def test_busy_is_bounded() -> None:
+    with pytest.raises(ReadyTimeout, match="DOKPLOY_DEPLOY_TIMEOUT"):
+        _decide(compose_status="running", deploy_running_seconds=601.0)
+    with pytest.raises(ReadyTimeout, match="does not answer on root@h:2222"):
+        _decide(container_states=["running"], sshd_answers=False, container_young=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "young"),
+    [
+        ("Up Less than a second", True),
+        ("Up 5 seconds", True),
+        ("Up About a minute", True),
+        ("Up 2 minutes", True),
+        ("Up 10 minutes", False),
+        ("Up 3 hours", False),
+    ],
+)
+def test_docker_status_age(text: str, young: bool) -> None:
+    assert docker_status_is_young(text, ready_timeout=120) is young
+
+
+def test_state_round_trip_is_atomic_and_private(tmp_path) -> None:
+    folder = MachineFolder(tmp_path / "m")
+    folder.ensure()
+    assert folder.load() is None
+    state = MachineState(machine_id="ws1", compose_id="c1", ssh_host="h", ssh_port=2222)
+    folder.save(state)
+    assert folder.load() == state
+    mode = stat.S_IMODE(os.stat(folder.state_path).st_mode)
+    assert mode == 0o600
+    assert not [p for p in folder.path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ('{"schema": 1, "machine_id": "ws1"', "corrupt"),
+        ("", "corrupt"),
+        ('{"schema": 99, "machine_id": "ws1"}', "not a schema-1"),
+        ('{"schema": 1, "surprise": true, "machine_id": "ws1"}', "unexpected content"),
+    ],
+)
+def test_corrupt_state_is_reported(tmp_path, content: str, fragment: str) -> None:
+    folder = MachineFolder(tmp_path)
+    folder.state_path.write_text(content)
+    with pytest.raises(StateError, match=fragment):
+        folder.load()
+
+
+def test_unwritable_folder_is_a_state_error(tmp_path) -> None:
+    if os.geteuid() == 0:
+        folder = MachineFolder(tmp_path / "file-not-dir")
+        (tmp_path / "file-not-dir").write_text("x")
+    else:  # pragma: no cover - CI runs as root
+        folder = MachineFolder("/proc/forbidden")
+    with pytest.raises(StateError):
+        folder.ensure()
