@@ -41,6 +41,8 @@ class SshdSpec:
 
     ``binds`` are ``(host_dir, target_path)`` pairs bind-mounted inside the workspace's own
     mount namespace (emulated named volumes); ``environment`` is exported to every session.
+    The filesystem itself is the host's, so a missing target directory is created (empty) on
+    the host as the mount point; the mount is visible only inside the workspace.
     """
 
     port: int
@@ -121,7 +123,9 @@ class SshdProcess:
             f"{shlex.quote(target)}"
             for src, target in self.spec.binds
         ]
-        script = " && ".join([*mounts, f"exec {shlex.quote(sshd)} -D -e -f {shlex.quote(str(config))}"])
+        script = " && ".join(
+            [*mounts, f"exec {shlex.quote(sshd)} -D -e -f {shlex.quote(str(config))}"]
+        )
         log = self.log_path.open("ab")
         try:
             self._proc = subprocess.Popen(
@@ -174,16 +178,6 @@ def _port_accepts(port: int) -> bool:
         sock.settimeout(0.2)
         try:
             sock.connect((LISTEN_ADDRESS, port))
-        except OSError:
-            return False
-        return True
-
-
-def port_is_free(port: int) -> bool:
-    """Whether nothing listens on 127.0.0.1:``port`` and it can be bound."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((LISTEN_ADDRESS, port))
         except OSError:
             return False
         return True

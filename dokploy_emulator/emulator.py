@@ -1,0 +1,151 @@
+"""The emulator as one object: store, runtime, deploy queue, procedures and HTTP server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .deploy import DeployQueue, Workspace
+from .faults import Faults
+from .procedures import Procedures, public
+from .runtime import Runtime, SshdRuntime
+from .server import ApiApp, EmulatorHTTPServer, Response, json_response
+from .store import Store
+from .versions import DEFAULT_VERSION, Features
+
+log = logging.getLogger(__name__)
+
+
+class Emulator:
+    """A stateful Dokploy API emulator serving on 127.0.0.1 in a background thread.
+
+    >>> with Emulator(api_key="k", version="v0.30.2") as emu:
+    ...     emu.url, emu.faults.set(http_500=1), emu.dump()
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        version: str = DEFAULT_VERSION,
+        state_dir: Path | str | None = None,
+        server_ip: str = "127.0.0.1",
+        remote_servers: Iterable[str] = (),
+        deploy_delay: float = 0.05,
+        port: int = 0,
+        runtime: Runtime | None = None,
+    ) -> None:
+        self.features = Features.for_version(version)
+        self._own_state_dir = state_dir is None
+        self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="dokploy-emulator-"))
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.faults = Faults()
+        self.state = Store(api_key=api_key, server_ip=server_ip)
+        for name in remote_servers:
+            self.state.add_server(name)
+        self.runtime: Runtime = runtime or SshdRuntime(self.state_dir,
+                                                       self.faults.take_exit_after_start)
+        self.workspace = Workspace(self.state_dir)
+        self.deploys = DeployQueue(self.state, self.runtime, self.faults, self.workspace,
+                                   deploy_delay)
+        self.procedures = Procedures(self.state, self.features, faults=self.faults,
+                                     runtime=self.runtime, deploys=self.deploys,
+                                     workspace=self.workspace)
+        app = ApiApp(api_key, self.features, self.faults, self.procedures, self._admin)
+        self._http = EmulatorHTTPServer(port, app)
+        self._started = False
+
+    @property
+    def port(self) -> int:
+        """The HTTP port."""
+        return self._http.port
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:41234`` (the API is under ``/api``)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def version(self) -> str:
+        """The emulated Dokploy version, e.g. ``v0.30.2``."""
+        return self.features.version
+
+    def start(self) -> Emulator:
+        """Start serving in a background thread."""
+        if not self._started:
+            self._http.start_background()
+            self._started = True
+            log.info("serving %s as Dokploy %s (state %s)", self.url, self.version,
+                     self.state_dir)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, stop the deploy workers and every sshd this emulator started."""
+        if self._started:
+            self._http.stop()
+            self._started = False
+        else:
+            self._http.server_close()
+        self.deploys.close()
+        self.runtime.shutdown()
+        if self._own_state_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def dump(self) -> dict[str, Any]:
+        """The state as JSON-ready data (what ``GET /__emulator/state`` returns)."""
+        with self.state.lock:
+            data: dict[str, Any] = {
+                "version": self.version,
+                "url": self.url,
+                "stateDir": str(self.state_dir),
+                "faults": self.faults.snapshot(),
+                "servers": [public(s) for s in self.state.servers.values()],
+                "projects": [public(p) for p in self.state.projects.values()],
+                "environments": [public(e) for e in self.state.environments.values()],
+                "composes": [public(c) for c in self.state.composes.values()],
+                "deployments": [public(d) for d in self.state.deployments.values()],
+                "queuedJobs": self.deploys.pending(),
+            }
+        data["containers"] = [
+            {
+                "containerId": c.container_id, "name": c.name, "project": c.project,
+                "service": c.service, "state": c.state, "status": c.status, "pid": c.pid,
+                "ports": [{"published": p.published, "target": p.target,
+                           "protocol": p.protocol, "hostIp": p.host_ip} for p in c.ports],
+            }
+            for c in self.runtime.containers()
+        ]
+        return data
+
+    def _admin(self, method: str, path: str, body: bytes) -> Response:
+        route = path.rstrip("/")
+        if route == "/__emulator/state" and method == "GET":
+            return json_response(200, self.dump())
+        if route == "/__emulator/reset" and method == "POST":
+            self.faults.reset()
+            return json_response(200, {"faults": self.faults.snapshot()})
+        if route == "/__emulator/faults" and method == "GET":
+            return json_response(200, self.faults.snapshot())
+        if route == "/__emulator/faults" and method == "POST":
+            try:
+                changes = json.loads(body or b"{}")
+                if not isinstance(changes, dict):
+                    raise ValueError("expected a JSON object")
+                self.faults.set(**changes)
+            except (ValueError, TypeError) as exc:
+                return json_response(400, {"message": str(exc)})
+            return json_response(200, self.faults.snapshot())
+        return json_response(404, {"message": "Not found"})

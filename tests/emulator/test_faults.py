@@ -1,0 +1,92 @@
+"""Fault injection through ``emu.faults`` and through the ``/__emulator`` admin endpoints."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from dokploy_emulator import Emulator
+
+from .conftest import Api, SshKey, free_port, ssh, wait_for, workspace_file
+
+
+def test_fail_next_deploy_with_message(api: Api, emu: Emulator, ssh_key: SshKey) -> None:
+    compose = api.new_compose("fail", workspace_file(free_port(), ssh_key))
+    emu.faults.set(fail_next_deploys=1, deploy_error="disk full on build host")
+    assert api.deploy_and_wait(compose["composeId"]) == "error"
+    log = api.last_log(compose["composeId"])
+    assert "disk full on build host" in log and "Error occurred ❌" in log
+    assert api.deploy_and_wait(compose["composeId"]) == "done"  # consumed
+
+
+def test_stuck_deploy_stays_running(api: Api, emu: Emulator, ssh_key: SshKey) -> None:
+    compose = api.new_compose("stuck", workspace_file(free_port(), ssh_key))
+    cid = compose["composeId"]
+    httpx.post(f"{emu.url}/__emulator/faults", json={"stuck_deploys": 1}).raise_for_status()
+    api.ok("POST", "compose.deploy", {"composeId": cid})
+    wait_for(lambda: api.ok("GET", "deployment.allByCompose", {"composeId": cid}), 5, "row")
+    time.sleep(0.3)  # give a (wrong) completion the chance to happen
+    assert api.status(cid) == "running"
+    assert api.ok("GET", "deployment.allByCompose", {"composeId": cid})[0]["status"] == "running"
+    # The documented recovery path works.
+    api.ok("POST", "compose.update", {"composeId": cid, "composeStatus": "idle"})
+    assert api.deploy_and_wait(cid) == "done"
+
+
+def test_http_500_then_recovers(api: Api, emu: Emulator) -> None:
+    emu.faults.set(http_500=2)
+    for _ in range(2):
+        response = api.get("settings.health")
+        assert response.status_code == 500
+        assert response.json() == {"message": "Internal server error",
+                                   "code": "INTERNAL_SERVER_ERROR"}
+    assert api.get("settings.health").status_code == 200
+
+
+def test_delay(api: Api, emu: Emulator) -> None:
+    httpx.post(f"{emu.url}/__emulator/faults", json={"delay_ms": 300}).raise_for_status()
+    started = time.monotonic()
+    assert api.get("settings.health").status_code == 200
+    assert time.monotonic() - started >= 0.3
+    with pytest.raises(httpx.ReadTimeout):
+        api.http.get("/settings.health", timeout=0.05)
+
+
+def test_revoke_key_mid_session(api: Api, emu: Emulator) -> None:
+    assert api.get("project.all").status_code == 200
+    httpx.post(f"{emu.url}/__emulator/faults", json={"revoke_key": True}).raise_for_status()
+    response = api.get("project.all")
+    assert response.status_code == 401 and response.content == b'{"message":"Unauthorized"}'
+    httpx.post(f"{emu.url}/__emulator/reset").raise_for_status()
+    assert api.get("project.all").status_code == 200
+
+
+def test_empty_containers(api: Api, emu: Emulator, ssh_key: SshKey) -> None:
+    compose = api.new_compose("empty", workspace_file(free_port(), ssh_key))
+    assert api.deploy_and_wait(compose["composeId"]) == "done"
+    assert len(api.containers(compose["appName"])) == 1
+    emu.faults.set(empty_containers=True)
+    assert api.containers(compose["appName"]) == []
+
+
+def test_exit_after_start(api: Api, emu: Emulator, ssh_key: SshKey) -> None:
+    port = free_port()
+    compose = api.new_compose("exit", workspace_file(port, ssh_key))
+    emu.faults.set(exit_after_start=1)
+    assert api.deploy_and_wait(compose["composeId"]) == "done"  # up -d returned 0
+    wait_for(lambda: api.containers(compose["appName"])[0]["state"] == "exited", 5, "exited")
+    assert ssh(port, ssh_key, "echo ok").returncode != 0
+
+
+def test_admin_endpoints(emu: Emulator, make_emulator: Callable[..., Emulator]) -> None:
+    bad = httpx.post(f"{emu.url}/__emulator/faults", json={"no_such_fault": 1})
+    assert bad.status_code == 400
+    snapshot = httpx.post(f"{emu.url}/__emulator/faults", json={"http_500": 3}).json()
+    assert snapshot["http_500"] == 3
+    state = httpx.get(f"{emu.url}/__emulator/state").json()
+    assert state["faults"]["http_500"] == 3 and state["version"] == "v0.30.2"
+    assert {"projects", "environments", "composes", "deployments", "containers"} <= set(state)
+    assert httpx.post(f"{emu.url}/__emulator/reset").json()["faults"]["http_500"] == 0
