@@ -1,8 +1,23 @@
-"""Command line: the verbs DevPod calls, plus our own. Thin: parse, call the domain, map errors."""
+"""Command line: the verbs DevPod calls, plus our own. Thin: parse, call the domain, map errors.
+
+stdout is DevPod's protocol channel: only ``status`` (one word) and ``plan`` (the files a
+create would send) write to it. Everything else goes to stderr through ``log``.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    import click
+
+    from dokploy_provider.machine import MachineService
+
+PROG = "dokploy-provider"
+T = TypeVar("T")
 
 
 def main() -> None:
@@ -14,4 +29,188 @@ def main() -> None:
 
         command_main()
         return
-    raise SystemExit("not yet wired")
+    app = build_app()
+    app(prog_name=PROG)
+
+
+def run_verb(verb: str, action: Callable[[], T]) -> T:
+    """Run ``action``, turning every failure into one clear stderr line and an exit code."""
+    from dokploy_provider import errors, log
+
+    logger = log.get()
+    try:
+        return action()
+    except errors.ProviderError as exc:
+        logger.error("%s %s: %s", PROG, verb, exc)
+        for line in exc.details:
+            logger.error("  | %s", line)
+        raise SystemExit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        logger.error("%s %s: interrupted", PROG, verb)
+        raise SystemExit(errors.EXIT_INTERRUPTED) from None
+    except Exception as exc:  # the last line of defence: no traceback reaches a user
+        logger.debug("unexpected error", exc_info=True)
+        logger.error(
+            "%s %s: unexpected internal error (%s: %s) — rerun with DEVPOD_DEBUG=true and "
+            "report it with the output",
+            PROG,
+            verb,
+            type(exc).__name__,
+            log.redact(str(exc)),
+        )
+        raise SystemExit(errors.EXIT_FAILURE) from None
+
+
+@contextmanager
+def machine_service(*, needs_machine: bool = True) -> Iterator[MachineService]:
+    """The lifecycle service built from the environment DevPod sets."""
+    from dokploy_provider.dokploy import DokployClient
+    from dokploy_provider.machine import MachineService
+    from dokploy_provider.options import (
+        load_settings,
+        machine_folder_from_env,
+        machine_id_from_env,
+    )
+    from dokploy_provider.state import MachineFolder
+
+    settings = load_settings()
+    folder = MachineFolder(machine_folder_from_env()) if needs_machine else None
+    machine_id = machine_id_from_env() if needs_machine else None
+    client = DokployClient(
+        settings.server_url,
+        settings.token,
+        connect_timeout=min(10.0, settings.http_timeout),
+        read_timeout=settings.http_timeout,
+    )
+    with client:
+        yield MachineService(settings, client, folder, machine_id)
+
+
+def build_app() -> click.Group:
+    """The Click application (built lazily so ``command`` never imports click)."""
+    import click
+
+    from dokploy_provider import __version__, log
+
+    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.option(
+        "-v", "--verbose", count=True, help="More output on stderr (also DEVPOD_DEBUG=true)."
+    )
+    @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+    @click.version_option(__version__, prog_name=PROG)
+    def app(verbose: int, quiet: bool) -> None:
+        """DevPod machine provider for Dokploy.
+
+        DevPod runs these verbs with the provider options in the environment; see README.md.
+        """
+        log.setup(-1 if quiet else min(verbose, 1))
+
+    @app.command()
+    def init() -> None:
+        """Check the options, the server, the API key, the project and the port range."""
+
+        def action() -> None:
+            with machine_service(needs_machine=False) as service:
+                for line in service.init():
+                    log.get().info("✓ %s", line)
+
+        run_verb("init", action)
+
+    @app.command()
+    def create() -> None:
+        """Create the workspace (idempotent) and wait until SSH answers."""
+
+        def action() -> None:
+            with machine_service() as service:
+                service.create()
+
+        run_verb("create", action)
+
+    @app.command()
+    def start() -> None:
+        """Start (or redeploy) the workspace and wait until SSH answers."""
+
+        def action() -> None:
+            with machine_service() as service:
+                service.start()
+
+        run_verb("start", action)
+
+    @app.command()
+    def stop() -> None:
+        """Stop the workspace's container (idempotent)."""
+
+        def action() -> None:
+            with machine_service() as service:
+                service.stop()
+
+        run_verb("stop", action)
+
+    @app.command()
+    def delete() -> None:
+        """Delete the workspace and its volumes (idempotent; WORKSPACE_KEEP_VOLUMES keeps them)."""
+
+        def action() -> None:
+            with machine_service() as service:
+                service.delete()
+
+        run_verb("delete", action)
+
+    @app.command()
+    def status() -> None:
+        """Print exactly one of Running, Busy, Stopped, NotFound on stdout."""
+
+        def action() -> str:
+            with machine_service() as service:
+                return service.status().value
+
+        word = run_verb("status", action)
+        sys.stdout.write(word + "\n")
+        sys.stdout.flush()
+
+    @app.command(name="command")
+    def command_verb() -> None:  # pragma: no cover - main() dispatches before click
+        """Run $COMMAND in the workspace over SSH (DevPod's byte tunnel)."""
+        from dokploy_provider.command import main as command_main
+
+        command_main()
+
+    @app.command()
+    @click.option("--port", type=int, default=None, help="SSH port to show (default: range start).")
+    def plan(port: int | None) -> None:
+        """Print the compose file and boot script a create would send (secrets masked)."""
+
+        def action() -> str:
+            from dokploy_provider import compose
+            from dokploy_provider.keys import generate_keypair
+            from dokploy_provider.options import load_settings
+
+            settings = load_settings()
+            machine_id = _env_machine_id_or("example")
+            text = compose.render(
+                settings,
+                compose.WorkspaceSpec(
+                    machine_id=machine_id,
+                    ssh_port=port or settings.port_range.first,
+                    authorized_key=generate_keypair(f"devpod-{machine_id}").public_line,
+                    host_key_b64="(generated by create)",
+                ),
+            )
+            return (
+                "# docker-compose.yml sent to Dokploy\n"
+                + compose.mask_secrets(text)
+                + "\n# boot script (the service's entrypoint)\n"
+                + compose.boot_script()
+            )
+
+        sys.stdout.write(run_verb("plan", action))
+
+    return app
+
+
+def _env_machine_id_or(default: str) -> str:
+    import os
+
+    from dokploy_provider.options import machine_id_from_env
+
+    return machine_id_from_env() if os.environ.get("MACHINE_ID") else default
