@@ -236,3 +236,47 @@ def test_console_script_is_installed() -> None:
     assert proc.returncode == 0
     assert "dokploy-provider" in proc.stdout
     assert Path(PROVIDER).parent == Path(sys.executable).parent
+
+
+def test_delete_refuses_a_compose_this_machine_does_not_own(
+    emulator_latest, devpod_factory
+) -> None:
+    devpod = devpod_factory(emulator_latest)
+    assert devpod.run("create").returncode == 0
+    state = json.loads((devpod.machine_folder("ws1") / "dokploy-machine.json").read_text())
+    import httpx
+
+    httpx.post(
+        f"{emulator_latest.url}/api/compose.update",
+        headers={"x-api-key": emulator_latest.token},
+        json={"composeId": state["compose_id"], "description": "someone's production database"},
+    ).raise_for_status()
+    refused = devpod.run("delete")
+    assert refused.returncode == 11
+    assert "does not belong to machine ws1" in refused.err
+    assert len(_composes(emulator_latest)) == 1
+    stopped = devpod.run("stop")
+    assert stopped.returncode == 11
+    assert emulator_latest.admin("state")["containers"][0]["state"] == "running"
+
+
+def test_command_explains_a_stopped_or_deleted_workspace(emulator_latest, devpod_factory) -> None:
+    devpod = devpod_factory(emulator_latest)
+    assert devpod.run("create").returncode == 0
+    assert devpod.run("stop").returncode == 0
+    stopped = devpod.run("command", command="true")
+    assert stopped.returncode == 255
+    assert stopped.stdout == b""
+    assert "the workspace is stopped; `devpod up` starts it" in stopped.err
+    state = json.loads((devpod.machine_folder("ws1") / "dokploy-machine.json").read_text())
+    import httpx
+
+    httpx.post(
+        f"{emulator_latest.url}/api/compose.delete",
+        headers={"x-api-key": emulator_latest.token},
+        json={"composeId": state["compose_id"], "deleteVolumes": True},
+    ).raise_for_status()
+    gone = devpod.run("command", command="true")
+    assert gone.returncode == 255
+    assert "compose was deleted" in gone.err
+    assert _status(devpod) == "NotFound"
