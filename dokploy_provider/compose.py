@@ -15,6 +15,7 @@ Dokploy runs the file with plain ``docker compose -p <appName> up -d --build`` a
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,23 +79,37 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/devpod/sshd_config
 """
 
 
-def marker(machine_id: str) -> str:
+_MARKER = re.compile(r"\[dokploy-provider machine=([a-z0-9-]+)(?: owner=([0-9a-f]+))?\]")
+
+
+@dataclass(frozen=True)
+class Marker:
+    """Who owns a compose: the DevPod machine, and the DevPod installation that created it."""
+
+    machine_id: str
+    owner: str | None
+
+
+def marker(machine_id: str, owner: str) -> str:
     """The token in a compose's description that says which DevPod machine owns it."""
-    return f"{MARKER_PREFIX}{machine_id}]"
+    return f"{MARKER_PREFIX}{machine_id} owner={owner}]"
 
 
-def description(machine_id: str) -> str:
+def description(machine_id: str, owner: str) -> str:
     """The compose description: readable in Dokploy's UI, and carrying the ownership marker."""
-    return f"DevPod workspace {machine_id}, managed by dokploy-provider {marker(machine_id)}"
+    return f"DevPod workspace {machine_id}, managed by dokploy-provider {marker(machine_id, owner)}"
+
+
+def parse_marker(description_text: str | None) -> Marker | None:
+    """The marker in a compose description, or ``None`` if it has none."""
+    match = _MARKER.search(description_text or "")
+    return Marker(match.group(1), match.group(2)) if match else None
 
 
 def owner_of(description_text: str | None) -> str | None:
     """The machine id in a compose description's marker, or ``None`` if it has none."""
-    if not description_text or MARKER_PREFIX not in description_text:
-        return None
-    rest = description_text.split(MARKER_PREFIX, 1)[1]
-    machine_id, sep, _ = rest.partition("]")
-    return machine_id if sep else None
+    found = parse_marker(description_text)
+    return found.machine_id if found else None
 
 
 @dataclass(frozen=True)

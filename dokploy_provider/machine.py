@@ -37,7 +37,12 @@ from dokploy_provider.models import (
 from dokploy_provider.options import Settings
 from dokploy_provider.ports import choose_port, published_ports
 from dokploy_provider.ssh import wait_until_ready
-from dokploy_provider.state import MachineFolder, MachineState, machine_lock
+from dokploy_provider.state import (
+    MachineFolder,
+    MachineState,
+    installation_owner,
+    machine_lock,
+)
 from dokploy_provider.status import (
     Observation,
     Status,
@@ -185,7 +190,9 @@ class MachineService:
             compose = self.client.create_compose(
                 name=state.machine_id,
                 app_name=f"devpod-{state.machine_id}",
-                description=compose_file.description(state.machine_id),
+                description=compose_file.description(
+                    state.machine_id, installation_owner(folder.path.parent)
+                ),
                 project_id=state.project_id,
                 environment_id=state.environment_id,
                 server_id=state.server_id,

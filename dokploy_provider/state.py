@@ -24,6 +24,7 @@ STATE_FILE = "dokploy-machine.json"
 CLIENT_KEY_FILE = "id_ed25519"
 HOST_KEY_FILE = "ssh_host_ed25519_key"
 LOCK_FILE = ".dokploy-machine.lock"
+OWNER_FILE = ".dokploy-provider-owner"
 STATE_SCHEMA = 1
 
 #: The user the workspace's sshd lets us in as.
@@ -209,3 +210,43 @@ def machine_lock(folder: MachineFolder) -> Iterator[None]:
         yield
     finally:
         handle.close()
+
+
+def machines_dir(environ: dict[str, str] | None = None) -> Path:
+    """DevPod's folder of machine folders for the current context.
+
+    ``MACHINE_FOLDER``'s parent when DevPod gave one; else derived from ``PROVIDER_FOLDER``
+    (``<home>/contexts/<ctx>/providers/<name>``); else ``$DEVPOD_HOME`` (or ``~/.devpod``)
+    with the ``default`` context.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("MACHINE_FOLDER"):
+        return Path(env["MACHINE_FOLDER"]).parent
+    if env.get("PROVIDER_FOLDER"):
+        return Path(env["PROVIDER_FOLDER"]).parent.parent / "machines"
+    home = Path(env.get("DEVPOD_HOME") or Path.home() / ".devpod")
+    return home / "contexts" / env.get("DEVPOD_CONTEXT", "default") / "machines"
+
+
+def installation_owner(directory: Path) -> str:
+    """A random id for this DevPod installation, kept in its machines folder.
+
+    It goes into every compose's marker, so ``cleanup`` only ever removes composes that this
+    installation created, never another user's on the same Dokploy.
+    """
+    path = directory / OWNER_FILE
+    with contextlib.suppress(OSError):
+        text = path.read_text(encoding="ascii").strip()
+        if text:
+            return text
+    directory.mkdir(parents=True, exist_ok=True)
+    owner = os.urandom(6).hex()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip() or owner
+    except OSError as exc:
+        raise StateError(f"cannot write {path}: {exc.strerror}") from exc
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(owner + "\n")
+    return owner

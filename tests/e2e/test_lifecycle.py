@@ -69,7 +69,8 @@ def test_machine_files_are_private_and_state_is_complete(emulator_latest, devpod
     (compose,) = _composes(emulator_latest)
     assert compose["composeId"] == state["compose_id"]
     assert compose["appName"].startswith("devpod-ws1-")
-    assert "[dokploy-provider machine=ws1]" in compose["description"]
+    owner = (devpod.machine_folder("ws1").parent / ".dokploy-provider-owner").read_text().strip()
+    assert f"[dokploy-provider machine=ws1 owner={owner}]" in compose["description"]
     assert devpod.run("delete").returncode == 0
 
 

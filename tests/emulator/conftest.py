@@ -41,15 +41,38 @@ def ssh_key(tmp_path: Path) -> SshKey:
     return SshKey(path, path.with_suffix(".pub").read_text().strip())
 
 
-def ssh(port: int, key: SshKey, command: str,
-        timeout: float = 15) -> subprocess.CompletedProcess[str]:
+def ssh(
+    port: int, key: SshKey, command: str, timeout: float = 15
+) -> subprocess.CompletedProcess[str]:
     """Run ``command`` on the emulated workspace with the ssh client binary."""
     return subprocess.run(
-        ["ssh", "-F", "/dev/null", "-p", str(port), "-i", str(key.private),
-         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-         "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=5",
-         "-o", "LogLevel=ERROR", "root@127.0.0.1", command],
-        capture_output=True, text=True, timeout=timeout, check=False,
+        [
+            "ssh",
+            "-F",
+            "/dev/null",
+            "-p",
+            str(port),
+            "-i",
+            str(key.private),
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "ConnectTimeout=5",
+            "-o",
+            "LogLevel=ERROR",
+            "root@127.0.0.1",
+            command,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -82,8 +105,9 @@ class Api:
         assert response.status_code == 200, (proc, response.status_code, response.text)
         return response.json() if response.content else None
 
-    def new_compose(self, name: str = "ws", compose_file: str | None = None,
-                    raw: bool = True) -> dict[str, Any]:
+    def new_compose(
+        self, name: str = "ws", compose_file: str | None = None, raw: bool = True
+    ) -> dict[str, Any]:
         """project.create + compose.create (+ compose.update to a raw file) for any version."""
         created = self.ok("POST", "project.create", {"name": f"p-{name}"})
         body: dict[str, Any] = {"name": name, "appName": f"devpod-{name}"}
@@ -93,8 +117,10 @@ class Api:
             body["projectId"] = created["projectId"]
         compose = self.ok("POST", "compose.create", body)
         if compose_file is not None:
-            update: dict[str, Any] = {"composeId": compose["composeId"],
-                                      "composeFile": compose_file}
+            update: dict[str, Any] = {
+                "composeId": compose["composeId"],
+                "composeFile": compose_file,
+            }
             if raw:
                 update["sourceType"] = "raw"
             self.ok("POST", "compose.update", update)
@@ -121,8 +147,13 @@ class Api:
         return Path(rows[0]["logPath"]).read_text(encoding="utf-8")
 
     def containers(self, app_name: str) -> list[dict[str, Any]]:
-        return list(self.ok("GET", "docker.getContainersByAppNameMatch",
-                            {"appName": app_name, "appType": "docker-compose"}))
+        return list(
+            self.ok(
+                "GET",
+                "docker.getContainersByAppNameMatch",
+                {"appName": app_name, "appType": "docker-compose"},
+            )
+        )
 
 
 def workspace_file(port: int, key: SshKey, extra_env: str = "", volumes: bool = False) -> str:
@@ -140,7 +171,12 @@ def workspace_file(port: int, key: SshKey, extra_env: str = "", volumes: bool = 
     ]
     lines += [f"      {line}" for line in extra_env.splitlines() if line]
     if volumes:
-        lines += ["    volumes:", "      - home:/tmp/dokploy-emulator-test-home", "volumes:", "  home: {}"]
+        lines += [
+            "    volumes:",
+            "      - home:/tmp/dokploy-emulator-test-home",
+            "volumes:",
+            "  home: {}",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -24,16 +24,35 @@ def _alive(pid: int) -> bool:
 
 def test_cli_ready_line_and_sigterm_stops_sshds(tmp_path: Path, ssh_key: SshKey) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dokploy_emulator", "--port", "0", "--api-key", API_KEY,
-         "--version", "v0.26.0", "--state-dir", str(tmp_path / "state"),
-         "--deploy-delay", "0.01", "--remote-server", "edge"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "dokploy_emulator",
+            "--port",
+            "0",
+            "--api-key",
+            API_KEY,
+            "--version",
+            "v0.26.0",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--deploy-delay",
+            "0.01",
+            "--remote-server",
+            "edge",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        match = re.fullmatch(r"dokploy-emulator ready url=(http://127\.0\.0\.1:(\d+)) "
-                             r"version=v0\.26\.0\n", line)
+        match = re.fullmatch(
+            r"dokploy-emulator ready url=(http://127\.0\.0\.1:(\d+)) "
+            r"version=v0\.26\.0\n",
+            line,
+        )
         assert match, line
         url = match.group(1)
         api = Api(url)
@@ -60,6 +79,20 @@ def test_cli_ready_line_and_sigterm_stops_sshds(tmp_path: Path, ssh_key: SshKey)
 
 def test_cli_rejects_unsupported_version() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "dokploy_emulator", "--port", "0", "--api-key", "k",
-         "--version", "v0.19.0"], capture_output=True, text=True, timeout=20, check=False)
+        [
+            sys.executable,
+            "-m",
+            "dokploy_emulator",
+            "--port",
+            "0",
+            "--api-key",
+            "k",
+            "--version",
+            "v0.19.0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
     assert result.returncode == 2 and "unsupported Dokploy version" in result.stderr

@@ -41,8 +41,10 @@ def test_http_500_then_recovers(api: Api, emu: Emulator) -> None:
     for _ in range(2):
         response = api.get("settings.health")
         assert response.status_code == 500
-        assert response.json() == {"message": "Internal server error",
-                                   "code": "INTERNAL_SERVER_ERROR"}
+        assert response.json() == {
+            "message": "Internal server error",
+            "code": "INTERNAL_SERVER_ERROR",
+        }
     assert api.get("settings.health").status_code == 200
 
 

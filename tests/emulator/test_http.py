@@ -14,8 +14,11 @@ from .conftest import API_KEY, Api
 
 def test_auth_gate_rejects_missing_and_wrong_key_with_exact_body(emu: Emulator) -> None:
     for headers in ({}, {"x-api-key": "nope"}, {"Authorization": f"Bearer {API_KEY}"}):
-        for method, path in (("GET", "/api/settings.health"), ("POST", "/api/compose.deploy"),
-                             ("GET", "/api/no.such")):
+        for method, path in (
+            ("GET", "/api/settings.health"),
+            ("POST", "/api/compose.deploy"),
+            ("GET", "/api/no.such"),
+        ):
             response = httpx.request(method, emu.url + path, headers=headers, json={})
             assert response.status_code == 401
             assert response.content == b'{"message":"Unauthorized"}'
@@ -33,8 +36,11 @@ def test_health_is_open_and_settings_answer(api: Api, emu: Emulator) -> None:
 
 
 def test_unknown_procedure_and_wrong_method_are_404(api: Api) -> None:
-    for response in (api.get("compose.nope"), api.get("compose.deploy", composeId="x"),
-                     api.post("compose.one", {"composeId": "x"})):
+    for response in (
+        api.get("compose.nope"),
+        api.get("compose.deploy", composeId="x"),
+        api.post("compose.one", {"composeId": "x"}),
+    ):
         assert response.status_code == 404
         body = response.json()
         assert body["message"] == "Not found" and body["code"] == "NOT_FOUND"
@@ -43,17 +49,20 @@ def test_unknown_procedure_and_wrong_method_are_404(api: Api) -> None:
 
 
 def test_415_without_json_content_type_only_from_0_28(
-        make_emulator: Callable[..., Emulator]) -> None:
+    make_emulator: Callable[..., Emulator],
+) -> None:
     new = Api(make_emulator(version="v0.28.0").url)
     old = Api(make_emulator(version="v0.27.0").url)
     for client, status in ((new, 415), (old, 200)):
         # routing comes first: a wrong method is 404 whatever the content type
         assert client.http.post("/compose.one", content=b"{}").status_code == 404
-        response = client.http.post("/project.create", content=b'{"name":"x"}',
-                                    headers={"content-type": "text/plain"})
+        response = client.http.post(
+            "/project.create", content=b'{"name":"x"}', headers={"content-type": "text/plain"}
+        )
         assert response.status_code == status, response.text
-    body = new.http.post("/project.create", content=b'{"name":"x"}',
-                         headers={"content-type": "text/plain"}).json()
+    body = new.http.post(
+        "/project.create", content=b'{"name":"x"}', headers={"content-type": "text/plain"}
+    ).json()
     assert body["message"] == 'Unsupported content-type "text/plain"'
     assert body["code"] == "UNSUPPORTED_MEDIA_TYPE"
     assert body["data"]["httpStatus"] == 415
@@ -68,13 +77,17 @@ def test_validation_issues_zod_v4_shape(api: Api) -> None:
     assert body["message"] == "Input validation failed" and body["code"] == "BAD_REQUEST"
     by_path = {tuple(issue["path"]): issue for issue in body["issues"]}
     assert by_path[("name",)] == {
-        "expected": "string", "code": "invalid_type", "path": ["name"],
-        "message": "Invalid input: expected string, received undefined"}
+        "expected": "string",
+        "code": "invalid_type",
+        "path": ["name"],
+        "message": "Invalid input: expected string, received undefined",
+    }
     assert ("environmentId",) in by_path
     assert by_path[("appName",)]["code"] == "invalid_format"
     assert by_path[("composeType",)]["code"] == "invalid_value"
     assert body["data"]["zodError"]["fieldErrors"]["name"] == [
-        "Invalid input: expected string, received undefined"]
+        "Invalid input: expected string, received undefined"
+    ]
     assert body["data"]["path"] == "compose.create"
 
 
@@ -84,8 +97,12 @@ def test_validation_issues_zod_v3_shape(make_emulator: Callable[..., Emulator]) 
     assert set(body) == {"message", "code", "issues"}  # tRPC v10: no data object
     by_path = {tuple(issue["path"]): issue for issue in body["issues"]}
     assert by_path[("environmentId",)] == {
-        "code": "invalid_type", "expected": "string", "received": "undefined",
-        "path": ["environmentId"], "message": "Required"}
+        "code": "invalid_type",
+        "expected": "string",
+        "received": "undefined",
+        "path": ["environmentId"],
+        "message": "Required",
+    }
     assert by_path[("name",)]["message"] == "String must contain at least 1 character(s)"
     assert by_path[("composeType",)]["code"] == "invalid_enum_value"
 
@@ -94,16 +111,20 @@ def test_unknown_keys_are_stripped_and_get_values_coerced(api: Api) -> None:
     created = api.ok("POST", "project.create", {"name": "p", "bogus": 1})
     assert "bogus" not in created["project"]
     env_id = created["environment"]["environmentId"]
-    compose = api.ok("POST", "compose.create",
-                     {"name": "c", "environmentId": env_id, "projectId": "ignored", "extra": True})
+    compose = api.ok(
+        "POST",
+        "compose.create",
+        {"name": "c", "environmentId": env_id, "projectId": "ignored", "extra": True},
+    )
     assert "extra" not in compose and "projectId" not in compose
     search = api.ok("GET", "compose.search", {"limit": "1", "offset": "0"})
     assert search["total"] == 1 and len(search["items"]) == 1
     bad = api.get("compose.search", limit="0")
     assert bad.status_code == 400 and bad.json()["issues"][0]["code"] == "too_small"
     # POST bodies are coerced too: "false" is truthy for a boolean, like JS Boolean("false").
-    deleted = api.ok("POST", "compose.delete", {"composeId": compose["composeId"],
-                                                 "deleteVolumes": "false"})
+    deleted = api.ok(
+        "POST", "compose.delete", {"composeId": compose["composeId"], "deleteVolumes": "false"}
+    )
     assert deleted["composeId"] == compose["composeId"]
     missing = api.post("compose.delete", {"composeId": "x"})
     assert missing.status_code == 400 and missing.json()["issues"][0]["path"] == ["deleteVolumes"]
@@ -111,7 +132,8 @@ def test_unknown_keys_are_stripped_and_get_values_coerced(api: Api) -> None:
 
 @pytest.mark.parametrize("version", ["v0.22.7", "v0.26.0", "v0.30.2"])
 def test_project_and_compose_shapes_per_version(
-        make_emulator: Callable[..., Emulator], version: str) -> None:
+    make_emulator: Callable[..., Emulator], version: str
+) -> None:
     api = Api(make_emulator(version=version).url)
     created = api.ok("POST", "project.create", {"name": "proj", "description": None})
     if version == "v0.22.7":
@@ -152,20 +174,34 @@ def test_project_and_compose_shapes_per_version(
         assert api.get("compose.search").status_code == 404
         assert api.ok("GET", "settings.health") == {"status": "not_cloud"}
     else:
-        assert listed == {"composeId": compose["composeId"], "name": "c",
-                          "composeStatus": listed["composeStatus"]}
-        assert deploy == {"success": True, "message": "Deployment queued",
-                          "composeId": compose["composeId"]}
+        assert listed == {
+            "composeId": compose["composeId"],
+            "name": "c",
+            "composeStatus": listed["composeStatus"],
+        }
+        assert deploy == {
+            "success": True,
+            "message": "Deployment queued",
+            "composeId": compose["composeId"],
+        }
         summary = api.ok("GET", "project.one", {"projectId": project_id})
         assert set(summary["environments"][0]["compose"][0]) == {
-            "composeId", "name", "description", "appName", "createdAt", "serverId",
-            "composeStatus", "server"}
+            "composeId",
+            "name",
+            "description",
+            "appName",
+            "createdAt",
+            "serverId",
+            "composeStatus",
+            "server",
+        }
 
 
 def test_app_names(api: Api) -> None:
     env_id = api.ok("POST", "project.create", {"name": "p"})["environment"]["environmentId"]
-    given = api.ok("POST", "compose.create",
-                   {"name": "a", "environmentId": env_id, "appName": "DevPod-WS1"})["appName"]
+    given = api.ok(
+        "POST", "compose.create", {"name": "a", "environmentId": env_id, "appName": "DevPod-WS1"}
+    )["appName"]
     assert given.startswith("devpod-ws1-") and len(given) == len("devpod-ws1-") + 6
     generated = api.ok("POST", "compose.create", {"name": "b", "environmentId": env_id})["appName"]
     assert generated.startswith("compose-") and generated.count("-") >= 4
@@ -196,10 +232,13 @@ def test_service_messages_and_empty_bodies(api: Api) -> None:
     kill = api.post("compose.killBuild", {"composeId": cid})
     assert kill.status_code == 200 and kill.content == b""
     assert api.ok("POST", "compose.cleanQueues", {"composeId": cid}) == {
-        "success": True, "message": "Queues cleaned successfully"}
+        "success": True,
+        "message": "Queues cleaned successfully",
+    }
     assert api.get("compose.loadServices", composeId=cid).status_code == 404
-    updated = api.ok("POST", "compose.update", {"composeId": cid, "composeStatus": "error",
-                                                 "appName": "ignored"})
+    updated = api.ok(
+        "POST", "compose.update", {"composeId": cid, "composeStatus": "error", "appName": "ignored"}
+    )
     assert updated["composeStatus"] == "error" and updated["appName"] == compose["appName"]
     assert api.ok("POST", "compose.delete", {"composeId": cid, "deleteVolumes": True})
     assert api.post("compose.delete", {"composeId": cid, "deleteVolumes": True}).status_code == 404
@@ -210,14 +249,23 @@ def test_remote_servers(make_emulator: Callable[..., Emulator]) -> None:
     api = Api(make_emulator(remote_servers=["edge-1", "edge-2"]).url)
     servers = api.ok("GET", "server.all")
     assert [s["name"] for s in servers] == ["edge-2", "edge-1"]
-    assert all(s["serverType"] == "deploy" and s["serverStatus"] == "active"
-               and s["ipAddress"] == "127.0.0.1" for s in servers)
+    assert all(
+        s["serverType"] == "deploy"
+        and s["serverStatus"] == "active"
+        and s["ipAddress"] == "127.0.0.1"
+        for s in servers
+    )
     one = api.ok("GET", "server.one", {"serverId": servers[0]["serverId"]})
     assert one["name"] == "edge-2"
     env_id = api.ok("POST", "project.create", {"name": "p"})["environment"]["environmentId"]
-    compose = api.ok("POST", "compose.create", {"name": "c", "environmentId": env_id,
-                                                 "serverId": servers[0]["serverId"]})
-    assert api.ok("GET", "compose.one", {"composeId": compose["composeId"]})["server"]["name"] \
+    compose = api.ok(
+        "POST",
+        "compose.create",
+        {"name": "c", "environmentId": env_id, "serverId": servers[0]["serverId"]},
+    )
+    assert (
+        api.ok("GET", "compose.one", {"composeId": compose["composeId"]})["server"]["name"]
         == "edge-2"
+    )
     bad = api.post("compose.create", {"name": "c", "environmentId": env_id, "serverId": "nope"})
     assert bad.status_code == 404

@@ -44,8 +44,9 @@ def test_full_cycle_with_real_ssh(api: Api, emu: Emulator, ssh_key: SshKey) -> N
     assert ssh(port, ssh_key, "echo ok").returncode != 0
 
 
-def test_deploy_row_log_and_status_transitions(make_emulator: Callable[..., Emulator],
-                                               ssh_key: SshKey) -> None:
+def test_deploy_row_log_and_status_transitions(
+    make_emulator: Callable[..., Emulator], ssh_key: SshKey
+) -> None:
     api = Api(make_emulator(deploy_delay=0.3).url)
     compose = api.new_compose("rows", workspace_file(free_port(), ssh_key))
     cid = compose["composeId"]
@@ -59,9 +60,15 @@ def test_deploy_row_log_and_status_transitions(make_emulator: Callable[..., Emul
     logs = api.ok("GET", "deployment.readLogs", {"deploymentId": row["deploymentId"]})
     assert "Docker Compose Deployed" in logs
     api.ok("POST", "compose.redeploy", {"composeId": cid})
-    rows = wait_for(lambda: [r for r in api.ok("GET", "deployment.allByCompose",
-                                               {"composeId": cid}) if r["status"] == "done"][1:],
-                    10, "second deployment")
+    rows = wait_for(
+        lambda: [
+            r
+            for r in api.ok("GET", "deployment.allByCompose", {"composeId": cid})
+            if r["status"] == "done"
+        ][1:],
+        10,
+        "second deployment",
+    )
     newest = api.ok("GET", "deployment.allByCompose", {"composeId": cid})[0]
     assert newest["title"] == "Rebuild deployment" and rows
 
@@ -96,8 +103,10 @@ def test_port_conflict_fails_second_deploy(api: Api, ssh_key: SshKey) -> None:
     assert api.deploy_and_wait(first["composeId"]) == "done"
     assert api.deploy_and_wait(second["composeId"]) == "error"
     log = api.last_log(second["composeId"])
-    assert (f"driver failed programming external connectivity on endpoint "
-            f"{second['appName']}-workspace-1") in log
+    assert (
+        f"driver failed programming external connectivity on endpoint "
+        f"{second['appName']}-workspace-1"
+    ) in log
     assert f"Bind for 0.0.0.0:{port} failed: port is already allocated" in log
     assert api.containers(second["appName"])[0]["state"] == "created"
     assert ssh(port, ssh_key, "echo ok").stdout.strip() == "ok"  # the first one is untouched
@@ -121,7 +130,8 @@ def test_start_never_deployed_is_500_and_idle(api: Api, ssh_key: SshKey) -> None
 
 
 def test_volumes_survive_stop_start_and_go_with_delete_volumes(
-        api: Api, emu: Emulator, ssh_key: SshKey) -> None:
+    api: Api, emu: Emulator, ssh_key: SshKey
+) -> None:
     port = free_port()
     compose = api.new_compose("vol", workspace_file(port, ssh_key, volumes=True))
     cid, app = compose["composeId"], compose["appName"]
@@ -158,8 +168,11 @@ def test_env_interpolation_and_list_environment(api: Api, ssh_key: SshKey) -> No
         "      - GREETING=${GREETING:-hello}\n"
     )
     compose = api.new_compose("interp", file)
-    api.ok("POST", "compose.saveEnvironment",
-           {"composeId": compose["composeId"], "env": f"SSH_KEY={ssh_key.public}"})
+    api.ok(
+        "POST",
+        "compose.saveEnvironment",
+        {"composeId": compose["composeId"], "env": f"SSH_KEY={ssh_key.public}"},
+    )
     assert api.deploy_and_wait(compose["composeId"]) == "done"
     assert ssh(port, ssh_key, "echo $GREETING").stdout.strip() == "hello"
 
@@ -177,15 +190,20 @@ def test_container_exiting_by_itself_shows_exited(api: Api, ssh_key: SshKey) -> 
 
 def test_host_key_from_environment_is_used(api: Api, ssh_key: SshKey, tmp_path: Path) -> None:
     host_key = tmp_path / "host_key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)],
-                   check=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True)
     encoded = base64.b64encode(host_key.read_bytes()).decode()
     port = free_port()
     compose = api.new_compose(
-        "hostkey", workspace_file(port, ssh_key, extra_env=f'DEVPOD_SSH_HOST_KEY: "{encoded}"'))
+        "hostkey", workspace_file(port, ssh_key, extra_env=f'DEVPOD_SSH_HOST_KEY: "{encoded}"')
+    )
     assert api.deploy_and_wait(compose["composeId"]) == "done"
-    scan = subprocess.run(["ssh-keyscan", "-p", str(port), "-t", "ed25519", "127.0.0.1"],
-                          capture_output=True, text=True, timeout=10, check=False)
+    scan = subprocess.run(
+        ["ssh-keyscan", "-p", str(port), "-t", "ed25519", "127.0.0.1"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
     expected = host_key.with_suffix(".pub").read_text().split()[1]
     assert expected in scan.stdout
     assert "DEVPOD_SSH_HOST_KEY" not in ssh(port, ssh_key, "env").stdout

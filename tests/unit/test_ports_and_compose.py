@@ -105,8 +105,10 @@ def test_sizes_map_to_compose_keys() -> None:
 
 
 def test_marker_round_trip_and_masking() -> None:
-    desc = compose.description("ws-1")
+    desc = compose.description("ws-1", "a1b2c3")
     assert compose.owner_of(desc) == "ws-1"
+    assert compose.parse_marker(desc) == compose.Marker("ws-1", "a1b2c3")
+    assert compose.parse_marker("x [dokploy-provider machine=old]") == compose.Marker("old", None)
     assert compose.owner_of("someone else's compose") is None
     assert compose.owner_of(None) is None
     settings = load_settings(BASE)
