@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="add a remote deploy server (repeatable)")
     parser.add_argument("--deploy-delay", type=float, default=0.05,
                         help="seconds before the worker picks a queued deploy (default 0.05)")
+    parser.add_argument("--runtime", choices=("sshd", "docker"), default="sshd",
+                        help="sshd: workspaces are sshd processes (fast, default); docker: "
+                        "deploys run docker compose on the engine DOCKER_HOST selects")
     parser.add_argument("--log-level", default="INFO", help="stderr log level (default INFO)")
     return parser
 
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     emulator = Emulator(
         api_key=args.api_key, version=args.version, state_dir=args.state_dir,
         server_ip=args.server_ip, remote_servers=args.remote_server,
-        deploy_delay=args.deploy_delay, port=args.port,
+        deploy_delay=args.deploy_delay, port=args.port, runtime=args.runtime,
     )
     try:
         emulator.start()

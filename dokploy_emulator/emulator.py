@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from .deploy import DeployQueue, Workspace
+from .docker_runtime import DockerRuntime
 from .faults import Faults
 from .procedures import Procedures, public
 from .runtime import Runtime, SshdRuntime
@@ -39,7 +40,7 @@ class Emulator:
         remote_servers: Iterable[str] = (),
         deploy_delay: float = 0.05,
         port: int = 0,
-        runtime: Runtime | None = None,
+        runtime: Runtime | str | None = None,
     ) -> None:
         self.features = Features.for_version(version)
         self._own_state_dir = state_dir is None
@@ -49,9 +50,8 @@ class Emulator:
         self.state = Store(api_key=api_key, server_ip=server_ip)
         for name in remote_servers:
             self.state.add_server(name)
-        self.runtime: Runtime = runtime or SshdRuntime(self.state_dir,
-                                                       self.faults.take_exit_after_start)
         self.workspace = Workspace(self.state_dir)
+        self.runtime: Runtime = self._make_runtime(runtime)
         self.deploys = DeployQueue(self.state, self.runtime, self.faults, self.workspace,
                                    deploy_delay)
         self.procedures = Procedures(self.state, self.features, faults=self.faults,
@@ -60,6 +60,16 @@ class Emulator:
         app = ApiApp(api_key, self.features, self.faults, self.procedures, self._admin)
         self._http = EmulatorHTTPServer(port, app)
         self._started = False
+
+    def _make_runtime(self, runtime: Runtime | str | None) -> Runtime:
+        """``runtime`` itself, or the one named: ``"sshd"`` (default) or ``"docker"``."""
+        if runtime is None or runtime == "sshd":
+            return SshdRuntime(self.state_dir, self.faults.take_exit_after_start)
+        if runtime == "docker":
+            return DockerRuntime(self.state_dir, self.workspace.code_dir)
+        if isinstance(runtime, str):
+            raise ValueError(f"unknown runtime {runtime!r}: use sshd or docker")
+        return runtime
 
     @property
     def port(self) -> int:

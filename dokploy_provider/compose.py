@@ -10,6 +10,10 @@ Dokploy runs the file with plain ``docker compose -p <appName> up -d --build`` a
 * Named volumes only (Dokploy wipes the compose's ``code`` folder on every deploy), for the
   inner Docker's data and for DevPod's agent and workspace data.
 * The pinned host key and the authorized client key arrive as environment variables.
+* The boot script owns the container's life: it starts dockerd, waits for it, starts sshd
+  and (after a restart) DevPod's inactivity daemon, and on SIGTERM stops them and exits 0.
+  ``restart: on-failure`` therefore leaves a workspace stopped by ``docker compose stop`` or
+  by DevPod's auto-stop (``kill 1``) stopped, and only restarts one whose sshd crashed.
 """
 
 from __future__ import annotations
@@ -26,10 +30,22 @@ from dokploy_provider.options import Settings, parse_memory
 SERVICE_NAME = "workspace"
 SSH_CONTAINER_PORT = 22
 DEVPOD_DATA_DIR = "/var/lib/devpod"
+#: DevPod's ``agent.dataPath`` in provider.yaml; the inactivity daemon watches it.
+AGENT_DATA_DIR = f"{DEVPOD_DATA_DIR}/agent"
 MARKER_PREFIX = "[dokploy-provider machine="
 ENV_AUTHORIZED_KEY = "DEVPOD_SSH_AUTHORIZED_KEY"
 ENV_HOST_KEY = "DEVPOD_SSH_HOST_KEY"
 ENV_MACHINE_ID = "DEVPOD_MACHINE_ID"
+ENV_AGENT_PATH = "DEVPOD_AGENT_PATH"
+DOCKER_VOLUME = "docker-data"
+DEVPOD_VOLUME = "devpod-data"
+#: What ``agent.exec.shutdown`` runs: SIGTERM to PID 1 (tini), which the boot script turns
+#: into a clean stop with exit code 0.
+SHUTDOWN_COMMAND = "kill -TERM 1"
+#: compose.stop and auto-stop let the inner dockerd stop its containers first.
+STOP_GRACE_PERIOD = "40s"
+#: A boot that keeps failing ends as ``exited`` (Stopped) instead of restarting for ever.
+RESTART_POLICY = "on-failure:3"
 
 #: Installed once into the image, never at boot.
 IMAGE_PACKAGES = ("openssh-server", "curl", "ca-certificates", "procps")
@@ -45,17 +61,38 @@ RUN set -eux; \\
     mkdir -p /run/sshd {data_dir}
 """
 
-# The boot script runs as the container's command under `init: true` (tini is PID 1 and reaps).
-# `$` must be doubled in the compose file: compose would interpolate it otherwise.
+# The boot script runs as the container's command under `init: true` (tini is PID 1, reaps,
+# and forwards SIGTERM to this script). `$` must be doubled in the compose file: compose
+# would interpolate it otherwise.
 BOOT_SCRIPT = """\
 #!/bin/sh
 # dokploy-provider workspace boot: pinned host key, key-only sshd, own dockerd.
 set -eu
-umask 077
-mkdir -p /root/.ssh /etc/ssh/devpod {data_dir}
-printf '%s\\n' "$DEVPOD_SSH_AUTHORIZED_KEY" > /root/.ssh/authorized_keys
-printf '%s' "$DEVPOD_SSH_HOST_KEY" | base64 -d > /etc/ssh/devpod/ssh_host_ed25519_key
+log() {{ echo "workspace-boot: $*" >&2; }}
+dockerd_pid= sshd_pid= daemon_pid=
+# SIGTERM (compose.stop, or `kill 1` from DevPod's auto-stop via tini) is a clean stop and
+# exits 0, which `restart: on-failure` leaves stopped; dockerd gets to stop its containers.
+stop_workspace() {{
+  trap '' TERM INT
+  log "stopping"
+  kill -TERM $sshd_pid $daemon_pid 2>/dev/null || true
+  if [ -n "$dockerd_pid" ]; then
+    kill -TERM "$dockerd_pid" 2>/dev/null || true
+    wait "$dockerd_pid" 2>/dev/null || true
+  fi
+  exit 0
+}}
+trap stop_workspace TERM INT
+
+(
+  umask 077
+  mkdir -p /root/.ssh /etc/ssh/devpod
+  printf '%s\\n' "$DEVPOD_SSH_AUTHORIZED_KEY" > /root/.ssh/authorized_keys
+  printf '%s' "$DEVPOD_SSH_HOST_KEY" | base64 -d > /etc/ssh/devpod/ssh_host_ed25519_key
+)
 unset DEVPOD_SSH_HOST_KEY
+# Without PAM, sshd refuses every login of a '!'-locked account, keys included.
+sed -i 's/^root:!/root:*/' /etc/shadow
 cat > /etc/ssh/devpod/sshd_config <<'EOF'
 Port 22
 HostKey /etc/ssh/devpod/ssh_host_ed25519_key
@@ -72,10 +109,48 @@ Banner none
 ClientAliveInterval 30
 Subsystem sftp internal-sftp
 EOF
-if command -v dockerd >/dev/null 2>&1 && ! [ -S /var/run/docker.sock ]; then
-  (dockerd >/var/log/dockerd.log 2>&1 &)
+mkdir -p /run/sshd {data_dir}
+
+# Pid files and sockets left by this container's previous run name processes that no
+# longer exist (or, worse, unrelated ones with a reused pid): dockerd would refuse to start.
+rm -rf /var/run/docker.pid /var/run/docker.sock /var/run/docker /run/containerd \\
+  /var/run/devpod.pid /tmp/daemon.pid
+
+dockerd >>/var/log/dockerd.log 2>&1 &
+dockerd_pid=$!
+# sshd waits for dockerd: DevPod's agent uses Docker as soon as SSH answers.
+tries=0
+until curl -sf --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null 2>&1; do
+  tries=$((tries + 1))
+  if [ "$tries" -ge 600 ] || ! kill -0 "$dockerd_pid" 2>/dev/null; then
+    log "dockerd is not answering; see /var/log/dockerd.log"
+    break
+  fi
+  sleep 0.1
+done
+
+/usr/sbin/sshd -D -e -f /etc/ssh/devpod/sshd_config &
+sshd_pid=$!
+
+# After a restart nothing re-runs DevPod's inactivity daemon (its service install assumes
+# an init system); start it when the agent and a workspace are already here. The pid files
+# are the ones the agent's own start-up checks, so it does not start a second one.
+agent="${{DEVPOD_AGENT_PATH:-}}"
+if [ -n "$agent" ] && [ -x "$agent" ] \\
+    && ls {agent_data}/contexts/*/workspaces/*/workspace.json >/dev/null 2>&1; then
+  "$agent" agent daemon --agent-dir {agent_data} >>/var/log/devpod-daemon.log 2>&1 &
+  daemon_pid=$!
+  echo "$daemon_pid" > /var/run/devpod.pid
+  echo "$daemon_pid" > /tmp/daemon.pid
 fi
-exec /usr/sbin/sshd -D -e -f /etc/ssh/devpod/sshd_config
+
+set +e
+wait "$sshd_pid"
+status=$?
+log "sshd exited ($status)"
+kill -TERM "$dockerd_pid" 2>/dev/null
+wait "$dockerd_pid" 2>/dev/null
+exit 1
 """
 
 
@@ -138,8 +213,8 @@ def image_tag(settings: Settings) -> str:
 
 
 def boot_script() -> str:
-    """The script the container runs at every start."""
-    return BOOT_SCRIPT.format(data_dir=DEVPOD_DATA_DIR)
+    """The script the container runs at every start (the same for every workspace)."""
+    return BOOT_SCRIPT.format(data_dir=DEVPOD_DATA_DIR, agent_data=AGENT_DATA_DIR)
 
 
 def render(settings: Settings, spec: WorkspaceSpec) -> str:
@@ -149,16 +224,18 @@ def render(settings: Settings, spec: WorkspaceSpec) -> str:
         "build": {"context": ".", "dockerfile_inline": dockerfile(settings)},
         "privileged": True,
         "init": True,
-        "restart": "on-failure",
+        "restart": RESTART_POLICY,
+        "stop_grace_period": STOP_GRACE_PERIOD,
         "hostname": f"devpod-{spec.machine_id}",
         "entrypoint": ["/bin/sh", "-c", boot_script().replace("$", "$$")],
         "ports": [f"{spec.ssh_port}:{SSH_CONTAINER_PORT}"],
         "environment": {
             ENV_MACHINE_ID: spec.machine_id,
+            ENV_AGENT_PATH: settings.agent_path,
             ENV_AUTHORIZED_KEY: spec.authorized_key,
             ENV_HOST_KEY: spec.host_key_b64,
         },
-        "volumes": ["docker-data:/var/lib/docker", f"devpod-data:{DEVPOD_DATA_DIR}"],
+        "volumes": [f"{DOCKER_VOLUME}:/var/lib/docker", f"{DEVPOD_VOLUME}:{DEVPOD_DATA_DIR}"],
         "labels": {
             "dev.devpod.machine-id": spec.machine_id,
             "dev.devpod.managed-by": "dokploy-provider",
@@ -167,9 +244,21 @@ def render(settings: Settings, spec: WorkspaceSpec) -> str:
     service.update(_resources(settings))
     document = {
         "services": {SERVICE_NAME: service},
-        "volumes": {"docker-data": {}, "devpod-data": {}},
+        "volumes": {DOCKER_VOLUME: {}, DEVPOD_VOLUME: {}},
     }
-    return yaml.safe_dump(document, sort_keys=False, width=1000)
+    return yaml.dump(document, Dumper=_BlockDumper, sort_keys=False, width=1000)
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Writes multi-line strings (the Dockerfile, the boot script) as readable ``|`` blocks."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_BlockDumper.add_representer(str, _represent_str)
 
 
 def _resources(settings: Settings) -> dict[str, Any]:

@@ -188,12 +188,13 @@ class DevPod:
         command: str | None = None,
         stdin: bytes = b"",
         timeout: float = 120,
+        extra_args: tuple[str, ...] = (),
         **extra: str,
     ) -> Result:
         if machine_id is not None:
             self.machine_folder(machine_id).mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(
-            [PROVIDER, verb],
+            [PROVIDER, verb, *extra_args],
             env=self.env(machine_id, command, **extra),
             input=stdin,
             capture_output=True,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -10,6 +13,7 @@ from dokploy_provider.errors import PortRangeExhausted
 from dokploy_provider.options import PortRange, load_settings
 from dokploy_provider.ports import choose_port, preferred_start, published_ports
 
+ROOT = Path(__file__).resolve().parents[2]
 BASE = {"DOKPLOY_SERVER_URL": "http://203.0.113.10:3000", "DOKPLOY_API_TOKEN": "tok-secret-123"}
 
 
@@ -118,3 +122,33 @@ def test_marker_round_trip_and_masking() -> None:
     masked = compose.mask_secrets(text)
     assert "SECRETB64" not in masked
     assert "DEVPOD_SSH_HOST_KEY: '***'" in masked
+
+
+def test_container_life_matches_auto_stop() -> None:
+    service = _render(AGENT_PATH="/var/lib/devpod/bin/devpod")["services"]["workspace"]
+    # `kill 1` (auto-stop) and compose.stop end in exit 0: on-failure must not restart those,
+    # and unless-stopped/always would undo the auto-stop.
+    assert service["restart"] == "on-failure:3"
+    assert service["init"] is True
+    assert service["stop_grace_period"] == compose.STOP_GRACE_PERIOD
+    assert service["environment"]["DEVPOD_AGENT_PATH"] == "/var/lib/devpod/bin/devpod"
+    provider = yaml.safe_load((ROOT / "provider.yaml").read_text())
+    assert provider["agent"]["exec"]["shutdown"] == compose.SHUTDOWN_COMMAND
+    assert provider["agent"]["dataPath"] == compose.AGENT_DATA_DIR
+    assert provider["agent"]["dataPath"].startswith(compose.DEVPOD_DATA_DIR + "/")
+    assert provider["agent"]["local"] == "false"  # else the agent rewrites daemon.json
+
+
+def test_boot_script_is_posix_and_self_sufficient(tmp_path: Path) -> None:
+    script = compose.boot_script()
+    path = tmp_path / "boot.sh"
+    path.write_text(script)
+    assert subprocess.run(["sh", "-n", str(path)], check=False).returncode == 0
+    # it starts dockerd itself rather than relying on one image's helper scripts
+    assert "start-docker.sh" not in script and "entrypoint.sh" not in script
+    assert "\ndockerd " in script
+    assert "apt-get" not in script  # nothing is installed at boot
+    assert "trap stop_workspace TERM INT" in script
+    stop = script.split("stop_workspace() {", 1)[1].split("\n}", 1)[0]
+    assert stop.rstrip().endswith("exit 0")
+    assert f"agent daemon --agent-dir {compose.AGENT_DATA_DIR}" in script
