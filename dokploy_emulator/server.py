@@ -129,6 +129,9 @@ class ApiApp:
 class _Handler(BaseHTTPRequestHandler):
     server: EmulatorHTTPServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, the body waits for the client's
+    # delayed ACK (~40 ms a call). Dokploy's Node server sends small responses at once.
+    disable_nagle_algorithm = True
 
     def _dispatch(self) -> None:
         host = self.client_address[0]

@@ -19,20 +19,21 @@ Dokploy runs the file with plain ``docker compose -p <appName> up -d --build`` a
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+from dokploy_provider.marker import MARKER_PREFIX, Marker, owner_of, parse_marker
 from dokploy_provider.options import Settings, parse_memory
+
+__all__ = ["Marker", "owner_of", "parse_marker"]  # re-exported: callers read markers here
 
 SERVICE_NAME = "workspace"
 SSH_CONTAINER_PORT = 22
 DEVPOD_DATA_DIR = "/var/lib/devpod"
 #: DevPod's ``agent.dataPath`` in provider.yaml; the inactivity daemon watches it.
 AGENT_DATA_DIR = f"{DEVPOD_DATA_DIR}/agent"
-MARKER_PREFIX = "[dokploy-provider machine="
 ENV_AUTHORIZED_KEY = "DEVPOD_SSH_AUTHORIZED_KEY"
 ENV_HOST_KEY = "DEVPOD_SSH_HOST_KEY"
 ENV_MACHINE_ID = "DEVPOD_MACHINE_ID"
@@ -154,17 +155,6 @@ exit 1
 """
 
 
-_MARKER = re.compile(r"\[dokploy-provider machine=([a-z0-9-]+)(?: owner=([0-9a-f]+))?\]")
-
-
-@dataclass(frozen=True)
-class Marker:
-    """Who owns a compose: the DevPod machine, and the DevPod installation that created it."""
-
-    machine_id: str
-    owner: str | None
-
-
 def marker(machine_id: str, owner: str) -> str:
     """The token in a compose's description that says which DevPod machine owns it."""
     return f"{MARKER_PREFIX}{machine_id} owner={owner}]"
@@ -173,18 +163,6 @@ def marker(machine_id: str, owner: str) -> str:
 def description(machine_id: str, owner: str) -> str:
     """The compose description: readable in Dokploy's UI, and carrying the ownership marker."""
     return f"DevPod workspace {machine_id}, managed by dokploy-provider {marker(machine_id, owner)}"
-
-
-def parse_marker(description_text: str | None) -> Marker | None:
-    """The marker in a compose description, or ``None`` if it has none."""
-    match = _MARKER.search(description_text or "")
-    return Marker(match.group(1), match.group(2)) if match else None
-
-
-def owner_of(description_text: str | None) -> str | None:
-    """The machine id in a compose description's marker, or ``None`` if it has none."""
-    found = parse_marker(description_text)
-    return found.machine_id if found else None
 
 
 @dataclass(frozen=True)

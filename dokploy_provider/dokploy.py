@@ -12,8 +12,6 @@ errors, timeouts and 5xx answers; mutations only when the connection was never e
 
 from __future__ import annotations
 
-import socket
-import ssl
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -31,18 +29,21 @@ from tenacity import (
 )
 
 from dokploy_provider import __version__, log
+from dokploy_provider.api_errors import (
+    FailureKind,
+    describe_transport_failure,
+    is_tls_verify_failure,
+    one_line,
+    status_error,
+    token_problem,
+    unreachable_error,
+)
 from dokploy_provider.errors import (
-    AuthenticationFailed,
-    ConfigurationError,
-    Conflict,
     DokployError,
     NotFound,
-    PermissionDenied,
     ServerError,
-    ServerUnreachable,
     UnexpectedResponse,
     UnsupportedVersion,
-    ValidationFailed,
 )
 from dokploy_provider.models import (
     Compose,
@@ -62,15 +63,7 @@ RETRY_BACKOFF_SECONDS = 0.5
 _http_log = log.get("http")
 _log = log.get("dokploy")
 
-_MESSAGE_MAX = 300
 _M = TypeVar("_M", bound=BaseModel)
-
-_API_KEY_HINT = (
-    "check DOKPLOY_API_TOKEN; create a key in the Dokploy dashboard under Settings → Profile → "
-    "API/CLI (pick the organization), and if a proxy such as Cloudflare sits in front of "
-    "Dokploy make sure it passes the x-api-key header"
-)
-_REACH_HINT = "check DOKPLOY_SERVER_URL and that Dokploy is running and reachable from this machine"
 
 
 class _RetryableStatus(Exception):
@@ -81,135 +74,42 @@ class _RetryableStatus(Exception):
         self.response = response
 
 
-def _one_line(text: str, limit: int = _MESSAGE_MAX) -> str:
-    """Redacted, whitespace-collapsed, length-capped text for a one-line message."""
-    flat = " ".join(log.redact(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _exception_chain(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and all(current is not seen for seen in chain):
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
-
-
-def _is_tls_verify_failure(exc: BaseException) -> bool:
-    chain = _exception_chain(exc)
-    if any(isinstance(item, ssl.SSLCertVerificationError) for item in chain):
-        return True
-    text = " ".join(str(item) for item in chain).lower()
-    return "certificate_verify_failed" in text or "certificate verify failed" in text
-
-
-_NAME_RESOLUTION_MARKERS = (
-    "name or service not known",
-    "nodename nor servname",
-    "temporary failure in name resolution",
-    "getaddrinfo failed",
-    "no address associated",
-    "name does not resolve",
-    "name resolution",
-)
-
-
 def _describe_transport_error(
     exc: httpx.TransportError, connect_timeout: float, read_timeout: float
 ) -> tuple[str, str]:
     """``(cause in plain words, hint)`` for a failure that produced no HTTP response."""
-    chain = _exception_chain(exc)
-    text = " ".join(str(item) for item in chain).lower()
+    return describe_transport_failure(exc, _failure_kind(exc), connect_timeout, read_timeout)
+
+
+def _failure_kind(exc: httpx.TransportError) -> FailureKind:
     if isinstance(exc, httpx.ConnectTimeout):
-        return f"no connection within {connect_timeout:g} s", _REACH_HINT
+        return "connect_timeout"
     if isinstance(exc, httpx.ReadTimeout):
-        return (
-            f"no response within {read_timeout:g} s",
-            "Dokploy may be overloaded; retry, or check it is healthy",
-        )
+        return "read_timeout"
     if isinstance(exc, httpx.WriteTimeout):
-        return f"could not send the request within {read_timeout:g} s", _REACH_HINT
+        return "write_timeout"
     if isinstance(exc, httpx.PoolTimeout):
-        return "timed out waiting for a free connection", _REACH_HINT
-    if _is_tls_verify_failure(exc):
-        return (
-            "TLS certificate verify failed",
-            "the server's certificate is not trusted by this machine; give Dokploy a valid "
-            "certificate or point SSL_CERT_FILE at your CA bundle",
-        )
-    if "wrong version number" in text or "record layer failure" in text:
-        return (
-            "TLS handshake failed (the port seems to speak plain HTTP)",
-            "use http:// for Dokploy's own port 3000 and https:// only for a TLS domain",
-        )
-    if any(isinstance(item, ssl.SSLError) for item in chain) or "ssl" in text:
-        return "TLS handshake failed", _REACH_HINT
-    if any(isinstance(item, ConnectionRefusedError) for item in chain) or "refused" in text:
-        return (
-            "connection refused",
-            "check the host and port in DOKPLOY_SERVER_URL and that Dokploy is running",
-        )
-    if any(isinstance(item, socket.gaierror) for item in chain) or any(
-        marker in text for marker in _NAME_RESOLUTION_MARKERS
-    ):
-        return (
-            "name does not resolve",
-            "check the host name in DOKPLOY_SERVER_URL and this machine's DNS",
-        )
-    for marker in ("no route to host", "network is unreachable", "host is unreachable"):
-        if marker in text:
-            return marker, _REACH_HINT
-    if "reset" in text:
-        return "the connection was reset", _REACH_HINT
+        return "pool_timeout"
     if isinstance(exc, httpx.RemoteProtocolError):
-        return "the server closed the connection without answering", _REACH_HINT
+        return "protocol"
     if isinstance(exc, (httpx.ReadError, httpx.WriteError, httpx.CloseError)):
-        return "the connection broke", _REACH_HINT
-    detail = _one_line(str(exc), 160)
-    return (f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__), _REACH_HINT
+        return "io"
+    return "other"
 
 
 def _retryable_get(exc: BaseException) -> bool:
     if isinstance(exc, _RetryableStatus):
         return True
     if isinstance(exc, (httpx.NetworkError, httpx.TimeoutException, httpx.RemoteProtocolError)):
-        return not _is_tls_verify_failure(exc)
+        return not is_tls_verify_failure(exc)
     return False
 
 
 def _retryable_post(exc: BaseException) -> bool:
     # Only failures where the request provably never reached the server.
     if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-        return not _is_tls_verify_failure(exc)
+        return not is_tls_verify_failure(exc)
     return False
-
-
-def _error_fields(body: Mapping[str, Any]) -> tuple[list[str], list[str]]:
-    """``(dotted field paths, "path: message" notes)`` from a 400 body (tRPC v10 or v11)."""
-    fields: list[str] = []
-    notes: list[str] = []
-    issues = body.get("issues")
-    if isinstance(issues, list):
-        for issue in issues:
-            if not isinstance(issue, Mapping):
-                continue
-            path = issue.get("path")
-            dotted = ".".join(str(part) for part in path) if isinstance(path, list) else ""
-            if dotted and dotted not in fields:
-                fields.append(dotted)
-            message = issue.get("message")
-            if isinstance(message, str):
-                notes.append(f"{dotted}: {message}" if dotted else message)
-    data = body.get("data")
-    zod = data.get("zodError") if isinstance(data, Mapping) else None
-    field_errors = zod.get("fieldErrors") if isinstance(zod, Mapping) else None
-    if not fields and isinstance(field_errors, Mapping):
-        for name, messages in field_errors.items():
-            fields.append(str(name))
-            if isinstance(messages, list) and messages:
-                notes.append(f"{name}: {messages[0]}")
-    return fields, notes
 
 
 def _describe_validation(exc: ValidationError) -> str:
@@ -245,16 +145,9 @@ class DokployClient:
         token = (api_token or "").strip()
         log.register_secret(api_token)
         log.register_secret(token)
-        if not token:
-            raise ConfigurationError(
-                "DOKPLOY_API_TOKEN is empty",
-                hint="create a key in the Dokploy dashboard under Settings → Profile → API/CLI",
-            )
-        if not token.isascii() or not token.isprintable() or any(c.isspace() for c in token):
-            raise ConfigurationError(
-                "DOKPLOY_API_TOKEN contains spaces, control or non-ASCII characters",
-                hint="paste the key exactly as Dokploy showed it",
-            )
+        problem = token_problem(token)
+        if problem is not None:
+            raise problem
         self._url = server_url
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
@@ -313,7 +206,17 @@ class DokployClient:
         if self._version is not None:
             return self._version
         endpoint = "settings.getDokployVersion"
-        data = self._required(endpoint, self._get(endpoint))
+        try:
+            data = self._required(endpoint, self._get(endpoint))
+        except NotFound as exc:
+            # Every Dokploy since v0.19 serves this query: a 404 means the URL is not Dokploy's.
+            raise NotFound(
+                f"nothing at {self._url} answers Dokploy's API ({endpoint}: HTTP 404)",
+                endpoint=endpoint,
+                status_code=404,
+                hint="check DOKPLOY_SERVER_URL: use the panel's address without extra path, "
+                "e.g. http://203.0.113.10:3000",
+            ) from exc
         if not isinstance(data, str):
             raise self._unexpected(endpoint, f"expected a version string, got {_kind(data)}")
         try:
@@ -323,7 +226,7 @@ class DokployClient:
                 "Dokploy at %s reports version %r, which the provider cannot read; "
                 "assuming it has the newest API",
                 self._url,
-                _one_line(data, 60),
+                one_line(data, 60),
             )
             found = DokployVersion.assume_newest(data)
         else:
@@ -614,7 +517,7 @@ class DokployClient:
             message = data.get("message")
             raise ServerError(
                 f"Dokploy did not queue {endpoint}: "
-                f"{_one_line(message) if isinstance(message, str) else 'no reason given'}",
+                f"{one_line(message) if isinstance(message, str) else 'no reason given'}",
                 endpoint=endpoint,
                 status_code=200,
             )
@@ -733,11 +636,7 @@ class DokployClient:
             return exc.response
         except httpx.TransportError as exc:
             cause, hint = _describe_transport_error(exc, self._connect_timeout, self._read_timeout)
-            raise ServerUnreachable(
-                f"Cannot reach Dokploy at {self._url} ({endpoint}): {cause}",
-                endpoint=endpoint,
-                hint=hint,
-            ) from exc
+            raise unreachable_error(self._url, endpoint, cause, hint) from exc
         raise AssertionError("retry loop ended without a result")  # pragma: no cover
 
     def _retry_logger(self, method: str, endpoint: str) -> Callable[[RetryCallState], None]:
@@ -822,78 +721,8 @@ class DokployClient:
         return error
 
     def _status_error(self, endpoint: str, response: httpx.Response) -> DokployError:
-        status = response.status_code
-        body: Any = None
-        if response.content.strip():
-            try:
-                body = response.json()
-            except ValueError:
-                body = None
-        message: str | None = None
-        code: str | None = None
-        if isinstance(body, Mapping):
-            if isinstance(body.get("message"), str):
-                message = body["message"]
-            if isinstance(body.get("code"), str):
-                code = body["code"]
-            data = body.get("data")
-            if code is None and isinstance(data, Mapping) and isinstance(data.get("code"), str):
-                code = data["code"]
-        elif body is None:
-            text = response.text.strip()
-            if text and len(text) <= 200 and not text.startswith("<"):
-                message = text
-        lines = [line for line in log.redact(message or "").splitlines() if line.strip()]
-        said = _one_line(lines[0]) if lines else f"HTTP {status} {response.reason_phrase}".strip()
-        details = [_one_line(line, 500) for line in lines[1:20]]
-        where = f"Dokploy {endpoint}"
-
-        if status == 401 and code is None:
-            return AuthenticationFailed(
-                f"Dokploy at {self._url} rejected the API key ({endpoint}: HTTP 401)",
-                endpoint=endpoint,
-                status_code=status,
-                hint=_API_KEY_HINT,
-            )
-        if status in (401, 403):
-            return PermissionDenied(
-                f"{where}: {said} (HTTP {status})",
-                endpoint=endpoint,
-                status_code=status,
-                hint="the API key's user lacks access; use a key of an owner or admin, or "
-                "grant the user access to this project or server",
-            )
-        if status == 404:
-            hint = None
-            if said.lower() == "not found":
-                hint = f"this Dokploy version may not have {endpoint}"
-            return NotFound(
-                f"{where}: {said} (HTTP 404)", endpoint=endpoint, status_code=status, hint=hint
-            )
-        if status == 400:
-            fields, notes = _error_fields(body) if isinstance(body, Mapping) else ([], [])
-            extra = f" ({_one_line('; '.join(notes), 200)})" if notes else ""
-            return ValidationFailed(
-                f"Dokploy refused the input to {endpoint}: {said}{extra}",
-                fields=fields,
-                endpoint=endpoint,
-                status_code=status,
-            )
-        if status == 409:
-            return Conflict(f"{where}: {said} (HTTP 409)", endpoint=endpoint, status_code=status)
-        if status >= 500:
-            return ServerError(
-                f"{where} failed on the server: {said} (HTTP {status})",
-                endpoint=endpoint,
-                status_code=status,
-                hint="see the Dokploy server logs; retry if it was transient",
-                details=details,
-            )
-        return DokployError(
-            f"{where}: {said} (HTTP {status})",
-            endpoint=endpoint,
-            status_code=status,
-            details=details,
+        return status_error(
+            self._url, endpoint, response.status_code, response.reason_phrase, response.content
         )
 
 

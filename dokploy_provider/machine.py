@@ -20,7 +20,6 @@ from dokploy_provider.errors import (
     ConfigurationError,
     DeployFailed,
     NotFound,
-    NotOwned,
     ProviderError,
     ReadyTimeout,
     StateError,
@@ -44,11 +43,11 @@ from dokploy_provider.state import (
     machine_lock,
 )
 from dokploy_provider.status import (
-    Observation,
     Status,
-    decide,
-    docker_status_is_young,
+    newest_deployment,
+    require_owned,
     sshd_answers,
+    workspace_status,
 )
 
 logger = log.get("machine")
@@ -174,6 +173,12 @@ class MachineService:
             host_key_fingerprint=keys.host_fingerprint,
             client_key_fingerprint=keys.client_fingerprint,
         )
+        if state.project_id is not None and not state.compose_id:
+            try:
+                self.client.get_project(state.project_id)
+            except NotFound:
+                logger.info("The project recorded for this machine is gone; placing it again")
+                state = state.replace(project_id=None, environment_id=None, phase="keys")
         if state.project_id is None:
             placement = self._place()
             state = state.replace(
@@ -237,7 +242,15 @@ class MachineService:
             return self._start(folder, self._require_state(folder))
 
     def _start(self, folder: MachineFolder, state: MachineState) -> MachineState:
-        compose = self._get_owned_compose(state)
+        try:
+            compose = self._get_owned_compose(state)
+        except NotFound:
+            raise NotFound(
+                f"the workspace's compose {state.app_name} ({state.compose_id}) no longer "
+                "exists on Dokploy",
+                endpoint="compose.one",
+                hint="it was deleted outside DevPod: run `devpod delete` and `devpod up`",
+            ) from None
         if compose.compose_status == "running":
             self._wait_deployment(state, previous=None, progress=Progress("Deploying"))
             compose = self.client.get_compose(compose.compose_id)
@@ -301,66 +314,20 @@ class MachineService:
     # ------------------------------------------------------------------ status
 
     def status(self) -> Status:
-        """The one status word; two API calls and one TCP probe in the common case."""
+        """The one status word; two API calls and one TCP probe in the common case.
+
+        The rules live in :func:`dokploy_provider.status.workspace_status`, shared with the
+        stdlib fast path that answers ``dokploy-provider status`` without this class.
+        """
         folder, _ = self._require_machine()
-        state = folder.load()
-        if state is None or not state.compose_id:
-            return Status.NOT_FOUND
-        try:
-            compose = self._get_owned_compose(state)
-        except NotFound:
-            return Status.NOT_FOUND
-        pending = self._pending_deploy_seconds(state, compose)
-        running_for = self._running_deploy_seconds(state, compose)
-        containers = []
-        if compose.compose_status != "running" and pending is None:
-            containers = self.client.get_containers(compose.app_name, state.server_id)
-        needs_probe = compose.compose_status == "done" or any(
-            c.state == "running" for c in containers
+        return workspace_status(
+            folder.load(),
+            self.client.get_compose,
+            self.client.get_containers,
+            deploy_timeout=self.settings.deploy_timeout,
+            ready_timeout=self.settings.ready_timeout,
+            probe=sshd_answers,
         )
-        answers = sshd_answers(state.ssh_host, state.ssh_port) if needs_probe else None
-        young = any(
-            docker_status_is_young(c.status, self.settings.ready_timeout)
-            for c in containers
-            if c.state == "running"
-        ) or self._started_recently(state)
-        if compose.compose_status == "error":
-            logger.warning(
-                "The workspace's last Dokploy deployment failed; `devpod up` will redeploy it"
-            )
-        observation = Observation(
-            compose_status=compose.compose_status,
-            container_states=[c.state for c in containers],
-            sshd_answers=answers,
-            deploy_pending_seconds=pending,
-            deploy_running_seconds=running_for,
-            container_young=young,
-        )
-        return decide(observation, deploy_timeout=self.settings.deploy_timeout, target=state.target)
-
-    def _pending_deploy_seconds(self, state: MachineState, compose: Compose) -> float | None:
-        requested = state.extra.get("deploy_requested_at")
-        previous = state.extra.get("deploy_base")
-        if not requested or compose.compose_status == "running":
-            return None
-        newest = _newest(compose.deployments)
-        if newest is not None and newest.deployment_id != previous:
-            return None
-        return max(0.0, time.time() - float(requested))
-
-    def _running_deploy_seconds(self, state: MachineState, compose: Compose) -> float | None:
-        if compose.compose_status != "running":
-            return None
-        requested = state.extra.get("deploy_requested_at")
-        if requested:
-            return max(0.0, time.time() - float(requested))
-        newest = _newest(compose.deployments)
-        started = _parse_time(newest.started_at or newest.created_at) if newest else None
-        return max(0.0, time.time() - started) if started else None
-
-    def _started_recently(self, state: MachineState) -> bool:
-        started = _parse_time(state.extra.get("started_at"))
-        return started is not None and time.time() - started < self.settings.ready_timeout
 
     # ------------------------------------------------------------------ placement
 
@@ -577,7 +544,7 @@ class MachineService:
         assert compose_id is not None
         if state.phase == "deployed" and state.extra.get("deploy_requested_at"):
             return state  # a crashed create already queued this deploy: wait for it
-        newest = _newest(self.client.list_deployments(compose_id))
+        newest = newest_deployment(self.client.list_deployments(compose_id))
         state = state.replace(
             phase="deployed",
             extra={
@@ -598,7 +565,7 @@ class MachineService:
         deadline = time.monotonic() + self.settings.deploy_timeout
         delay = POLL_START
         while True:
-            newest = _newest(self.client.list_deployments(state.compose_id))
+            newest = newest_deployment(self.client.list_deployments(state.compose_id))
             if newest is not None and newest.deployment_id != previous:
                 if newest.status == "done":
                     return newest
@@ -641,12 +608,32 @@ class MachineService:
     def _wait_ssh(self, state: MachineState) -> None:
         progress = Progress("Waiting for SSH")
         logger.info("Waiting for the workspace's sshd at %s", state.target)
-        wait_until_ready(
-            state,
-            self._folder().client_key_path,
-            timeout=self.settings.ready_timeout,
-            on_progress=lambda _elapsed, result: progress.tick(result.detail),
-        )
+        try:
+            wait_until_ready(
+                state,
+                self._folder().client_key_path,
+                timeout=self.settings.ready_timeout,
+                on_progress=lambda _elapsed, result: progress.tick(result.detail),
+            )
+        except ReadyTimeout:
+            self._explain_dead_container(state)
+            raise
+
+    def _explain_dead_container(self, state: MachineState) -> None:
+        """Replace a bare SSH timeout by the real cause when the container is not running."""
+        if not state.app_name:
+            return
+        try:
+            containers = self.client.get_containers(state.app_name, state.server_id)
+        except ProviderError:
+            return
+        if containers and not any(c.state == "running" for c in containers):
+            states = ", ".join(sorted({f"{c.state} ({c.status})" for c in containers}))
+            raise ReadyTimeout(
+                f"the workspace container is not running (Docker says {states}), so its sshd "
+                f"never answered on {state.target}",
+                hint="open the compose's Logs in Dokploy to see why the boot script exited",
+            )
 
     # ------------------------------------------------------------------ lookups
 
@@ -660,7 +647,10 @@ class MachineService:
                 return None
         if state.project_id is None:
             return None
-        project = self.client.get_project(state.project_id)
+        try:
+            project = self.client.get_project(state.project_id)
+        except NotFound:
+            return None
         candidates: Iterable[ComposeSummary] = project.all_composes
         for summary in candidates:
             if summary.name != state.machine_id:
@@ -674,14 +664,7 @@ class MachineService:
     def _get_owned_compose(self, state: MachineState) -> Compose:
         assert state.compose_id is not None
         compose = self.client.get_compose(state.compose_id)
-        owner = compose_file.owner_of(compose.description)
-        if owner != state.machine_id:
-            raise NotOwned(
-                f"compose {compose.app_name} ({compose.compose_id}) does not belong to machine "
-                f"{state.machine_id} (its marker says {owner or 'nothing'})",
-                hint="the provider will not touch it; remove this machine's state with "
-                "`devpod machine delete --force`",
-            )
+        require_owned(compose, state.machine_id)
         return compose
 
     def _require_machine(self) -> tuple[MachineFolder, str]:
@@ -708,22 +691,6 @@ _PHASES = ["keys", "compose", "deployed", "ready"]
 def _deploy_settled(state: MachineState) -> MachineState:
     """``state`` with no deploy in flight (the next `_deploy` queues a new one)."""
     return state.replace(extra={k: v for k, v in state.extra.items() if k != "deploy_requested_at"})
-
-
-def _newest(deployments: Iterable[Deployment]) -> Deployment | None:
-    rows = list(deployments)
-    if not rows:
-        return None
-    return max(rows, key=lambda d: (d.created_at or "", d.deployment_id))
-
-
-def _parse_time(value: object) -> float | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def _claimed_first(rival: Compose, state: MachineState) -> bool:

@@ -1,6 +1,10 @@
 """What ``status`` prints, decided from Dokploy's view of the compose and one TCP probe.
 
 The decision is a pure function so every rule is unit-tested; the probe is stdlib only.
+:func:`workspace_status` gathers the observation (which API calls, when to probe) and decides;
+both ``MachineService.status`` (httpx + pydantic models) and the stdlib fast path
+(:mod:`dokploy_provider.fast_status`) call it, so there is one set of rules. It takes any
+objects with the attributes it reads (:class:`ComposeLike`, :class:`ContainerLike`).
 DevPod polls ``Busy`` for ever, and treats ``NotFound`` as "create a new machine", so:
 ``Busy`` is bounded (a stuck deploy or a container whose sshd never answers is an error),
 and ``NotFound`` only ever comes from a 404 on the compose itself.
@@ -10,11 +14,21 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from dokploy_provider.errors import ReadyTimeout
+from dokploy_provider import log
+from dokploy_provider.errors import NotFound, NotOwned, ReadyTimeout
+from dokploy_provider.marker import owner_of
+
+if TYPE_CHECKING:
+    from dokploy_provider.state import MachineState
+
+logger = log.get("status")
 
 
 class Status(str, Enum):
@@ -101,3 +115,160 @@ def sshd_answers(host: str, port: int, timeout: float = 2.0) -> bool:
             return sock.recv(64).startswith(b"SSH-")
     except OSError:
         return False
+
+
+# -- observing: what to ask Dokploy, and when to probe ----------------------------------------
+
+
+class DeploymentLike(Protocol):
+    """The fields of a Dokploy deployment row that status reads."""
+
+    @property
+    def deployment_id(self) -> str: ...
+    @property
+    def created_at(self) -> str | None: ...
+    @property
+    def started_at(self) -> str | None: ...
+
+
+class ComposeLike(Protocol):
+    """The fields of a ``compose.one`` answer that status reads."""
+
+    @property
+    def compose_id(self) -> str: ...
+    @property
+    def app_name(self) -> str: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def compose_status(self) -> str: ...
+    @property
+    def deployments(self) -> Sequence[DeploymentLike]: ...
+
+
+class ContainerLike(Protocol):
+    """The fields of a ``docker.getContainersByAppNameMatch`` row that status reads."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+
+
+DeploymentT = TypeVar("DeploymentT", bound=DeploymentLike)
+
+
+def parse_time(value: object) -> float | None:
+    """Epoch seconds of an ISO-8601 timestamp (``Z`` allowed); ``None`` if absent or invalid."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def newest_deployment(deployments: Iterable[DeploymentT]) -> DeploymentT | None:
+    """The most recently created deployment (ties broken by id), or ``None``."""
+    rows = list(deployments)
+    if not rows:
+        return None
+    return max(rows, key=lambda d: (d.created_at or "", d.deployment_id))
+
+
+def pending_deploy_seconds(
+    extra: Mapping[str, Any], compose: ComposeLike, now: float
+) -> float | None:
+    """How long a deploy we queued has waited without its deployment row (``None``: none)."""
+    requested = extra.get("deploy_requested_at")
+    previous = extra.get("deploy_base")
+    if not requested or compose.compose_status == "running":
+        return None
+    newest = newest_deployment(compose.deployments)
+    if newest is not None and newest.deployment_id != previous:
+        return None
+    return max(0.0, now - float(requested))
+
+
+def running_deploy_seconds(
+    extra: Mapping[str, Any], compose: ComposeLike, now: float
+) -> float | None:
+    """How long the compose's current deployment has been running (``None``: not running)."""
+    if compose.compose_status != "running":
+        return None
+    requested = extra.get("deploy_requested_at")
+    if requested:
+        return max(0.0, now - float(requested))
+    newest = newest_deployment(compose.deployments)
+    started = parse_time(newest.started_at or newest.created_at) if newest else None
+    return max(0.0, now - started) if started else None
+
+
+def started_recently(extra: Mapping[str, Any], ready_timeout: float, now: float) -> bool:
+    """Whether the provider started the workspace less than ``ready_timeout`` ago."""
+    started = parse_time(extra.get("started_at"))
+    return started is not None and now - started < ready_timeout
+
+
+def require_owned(compose: ComposeLike, machine_id: str) -> None:
+    """Raise :class:`NotOwned` unless ``compose``'s marker names ``machine_id``."""
+    owner = owner_of(compose.description)
+    if owner != machine_id:
+        raise NotOwned(
+            f"compose {compose.app_name} ({compose.compose_id}) does not belong to machine "
+            f"{machine_id} (its marker says {owner or 'nothing'})",
+            hint="the provider will not touch it; remove this machine's state with "
+            "`devpod machine delete --force`",
+        )
+
+
+def workspace_status(
+    state: MachineState | None,
+    get_compose: Callable[[str], ComposeLike],
+    get_containers: Callable[[str, str | None], Sequence[ContainerLike]],
+    *,
+    deploy_timeout: float,
+    ready_timeout: float,
+    probe: Callable[[str, int], bool] = sshd_answers,
+    clock: Callable[[], float] = time.time,
+) -> Status:
+    """The status word for the machine ``state`` describes.
+
+    One ``compose.one`` call (``get_compose``), then ``docker.getContainersByAppNameMatch``
+    (``get_containers``) unless a deploy is in flight, then one TCP probe when a container
+    runs or the deploy is done. A 404 on the compose is ``NotFound``; a compose owned by
+    another machine raises :class:`NotOwned`; other API errors propagate.
+    """
+    if state is None or not state.compose_id:
+        return Status.NOT_FOUND
+    try:
+        compose = get_compose(state.compose_id)
+    except NotFound:
+        return Status.NOT_FOUND
+    require_owned(compose, state.machine_id)
+    now = clock()
+    pending = pending_deploy_seconds(state.extra, compose, now)
+    running_for = running_deploy_seconds(state.extra, compose, now)
+    containers: Sequence[ContainerLike] = []
+    if compose.compose_status != "running" and pending is None:
+        containers = get_containers(compose.app_name, state.server_id)
+    needs_probe = compose.compose_status == "done" or any(
+        c.state == "running" for c in containers
+    )
+    answers = probe(state.ssh_host, state.ssh_port) if needs_probe else None
+    young = any(
+        docker_status_is_young(c.status, ready_timeout) for c in containers if c.state == "running"
+    ) or started_recently(state.extra, ready_timeout, now)
+    if compose.compose_status == "error":
+        logger.warning(
+            "The workspace's last Dokploy deployment failed; `devpod up` will redeploy it"
+        )
+    observation = Observation(
+        compose_status=compose.compose_status,
+        container_states=[c.state for c in containers],
+        sshd_answers=answers,
+        deploy_pending_seconds=pending,
+        deploy_running_seconds=running_for,
+        container_young=young,
+    )
+    return decide(observation, deploy_timeout=deploy_timeout, target=state.target)

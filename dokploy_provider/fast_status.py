@@ -1,0 +1,433 @@
+"""``dokploy-provider status`` without pydantic, httpx or click (DevPod's most frequent call).
+
+DevPod runs ``status`` before every ``devpod ssh``, every IDE connection and on each poll of
+the desktop app, so its start-up time is felt. This path reads the options with the checks
+of :mod:`dokploy_provider.option_values`, asks Dokploy the two questions status needs
+(``compose.one`` and ``docker.getContainersByAppNameMatch``) with ``http.client``, maps
+failures with :mod:`dokploy_provider.api_errors`, and decides with
+:func:`dokploy_provider.status.workspace_status`: the same rules, exceptions, messages and exit
+codes as the full path. Whatever it is not sure to answer the same way (an invalid option, a
+proxy in the environment, a redirect, a body of an unexpected shape) it hands to the full path
+by returning ``False`` from :func:`main`, before anything was printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import random
+import socket
+import ssl
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlencode
+
+from dokploy_provider import __version__, log
+from dokploy_provider.api_errors import (
+    FailureKind,
+    describe_transport_failure,
+    is_tls_verify_failure,
+    status_error,
+    token_problem,
+    unreachable_error,
+)
+from dokploy_provider.errors import ConfigurationError, ProviderError
+from dokploy_provider.option_values import (
+    STATUS_DEFAULTS,
+    machine_folder_from_env,
+    machine_id_from_env,
+    option_value,
+    options_problem,
+    parse_duration,
+)
+from dokploy_provider.urls import ServerURL, parse_server_url
+
+#: The same retry policy as DokployClient's queries: tries, time budget, backoff multiplier.
+RETRY_ATTEMPTS = 3
+RETRY_MAX_SECONDS = 10.0
+RETRY_BACKOFF_SECONDS = 0.5
+
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
+_http_log = log.get("http")
+_log = log.get("fast_status")
+
+
+class Fallback(Exception):
+    """The fast path cannot answer exactly as the full path would; the full path will."""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The deployment fields status reads."""
+
+    deployment_id: str
+    created_at: str | None
+    started_at: str | None
+
+
+@dataclass(frozen=True)
+class Compose:
+    """The ``compose.one`` fields status reads."""
+
+    compose_id: str
+    app_name: str
+    description: str | None
+    compose_status: str
+    deployments: Sequence[Deployment]
+
+
+@dataclass(frozen=True)
+class Container:
+    """The container fields status reads."""
+
+    state: str
+    status: str
+
+
+class _Transport(Exception):
+    """A request got no HTTP response; ``kind`` says what the transport knows."""
+
+    def __init__(self, kind: FailureKind, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.kind = kind
+        self.__cause__ = cause
+
+
+def _optional_str(row: Mapping[str, Any], key: str, default: str | None = None) -> str | None:
+    value = row.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise Fallback(f"{key} is {type(value).__name__}")
+    return value
+
+
+def _required_str(row: Mapping[str, Any], key: str) -> str:
+    value = row.get(key)
+    if not isinstance(value, str):
+        raise Fallback(f"{key} is missing or not a string")
+    return value
+
+
+def parse_compose(data: Any) -> Compose:
+    """A ``compose.one`` body; :class:`Fallback` when it is not the shape we know."""
+    if not isinstance(data, dict):
+        raise Fallback("compose.one did not answer an object")
+    _required_str(data, "name")  # the full model requires it; stay as strict
+    rows = data.get("deployments")
+    if rows is None:
+        rows = []
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise Fallback("compose.one deployments is not a list of objects")
+    return Compose(
+        compose_id=_required_str(data, "composeId"),
+        app_name=_required_str(data, "appName"),
+        description=_optional_str(data, "description"),
+        compose_status=_optional_str(data, "composeStatus", "idle") or "idle",
+        deployments=[
+            Deployment(
+                deployment_id=_required_str(row, "deploymentId"),
+                created_at=_optional_str(row, "createdAt"),
+                started_at=_optional_str(row, "startedAt"),
+            )
+            for row in rows
+        ],
+    )
+
+
+def parse_containers(data: Any) -> list[Container]:
+    """A ``docker.getContainersByAppNameMatch`` body (``None`` is ``[]``)."""
+    if data is None:
+        return []
+    if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+        raise Fallback("the container list is not a list of objects")
+    containers = []
+    for row in data:
+        _required_str(row, "containerId")
+        _required_str(row, "name")
+        containers.append(
+            Container(
+                state=_required_str(row, "state"), status=_optional_str(row, "status", "") or ""
+            )
+        )
+    return containers
+
+
+def _ssl_context() -> ssl.SSLContext:
+    # The trust store httpx uses, so a certificate is accepted or refused the same way.
+    if os.environ.get("SSL_CERT_FILE"):
+        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    if os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+class FastClient:
+    """Read-only Dokploy client for the two calls of ``status``, on one kept-alive connection.
+
+    Queries are retried like :class:`~dokploy_provider.dokploy.DokployClient` retries them
+    (connection errors, timeouts and 5xx; never a TLS verification failure).
+    """
+
+    def __init__(
+        self,
+        server_url: ServerURL,
+        api_token: str,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        attempts: int = RETRY_ATTEMPTS,
+        max_seconds: float = RETRY_MAX_SECONDS,
+        backoff: float = RETRY_BACKOFF_SECONDS,
+    ) -> None:
+        self._url = server_url
+        self._headers = {
+            "x-api-key": api_token.strip(),
+            "Accept": "application/json",
+            "User-Agent": f"dokploy-provider/{__version__}",
+        }
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._attempts = max(1, attempts)
+        self._max_seconds = max(0.0, max_seconds)
+        self._backoff = backoff
+        self._conn: http.client.HTTPConnection | None = None
+
+    def __enter__(self) -> FastClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def get_compose(self, compose_id: str) -> Compose:
+        """``compose.one``; 404 raises :class:`~dokploy_provider.errors.NotFound`."""
+        data = self.get("compose.one", {"composeId": compose_id})
+        if data is None:
+            raise Fallback("compose.one answered an empty body")
+        return parse_compose(data)
+
+    def get_containers(self, app_name: str, server_id: str | None = None) -> list[Container]:
+        """The compose's containers (``docker.getContainersByAppNameMatch``)."""
+        params = {"appName": app_name, "appType": "docker-compose"}
+        if server_id is not None:
+            params["serverId"] = server_id
+        return parse_containers(self.get("docker.getContainersByAppNameMatch", params))
+
+    def get(self, endpoint: str, params: Mapping[str, str]) -> Any:
+        """One query's decoded JSON body (``None`` when empty), or the mapped exception."""
+        path = f"{self._url.path_prefix}/api/{endpoint}?{urlencode(params)}"
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                status, reason, body = self._send_once(endpoint, path)
+            except _Transport as exc:
+                if is_tls_verify_failure(exc) or not self._may_retry(attempt, started):
+                    cause, hint = describe_transport_failure(
+                        exc, exc.kind, self._connect_timeout, self._read_timeout
+                    )
+                    raise unreachable_error(self._url, endpoint, cause, hint) from exc
+                self._pause(attempt)
+                continue
+            if status >= 500 and self._may_retry(attempt, started):
+                self._pause(attempt)
+                continue
+            break
+        if 200 <= status < 300:
+            if not body.strip():
+                return None
+            try:
+                return json.loads(body)
+            except ValueError:
+                raise Fallback(f"{endpoint} answered something that is not JSON") from None
+        if 300 <= status < 400:
+            raise Fallback(f"{endpoint} answered a redirect")
+        raise status_error(self._url, endpoint, status, reason, body)
+
+    def _may_retry(self, attempt: int, started: float) -> bool:
+        return attempt < self._attempts and time.monotonic() - started < self._max_seconds
+
+    def _pause(self, attempt: int) -> None:
+        high = min(self._max_seconds, self._backoff * 2 ** (attempt - 1))
+        time.sleep(random.uniform(0, high) if high > 0 else 0)
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is not None:
+            return self._conn
+        host, port = self._url.host, self._url.port
+        conn: http.client.HTTPConnection
+        if self._url.scheme == "https":
+            conn = http.client.HTTPSConnection(
+                host, port, timeout=self._connect_timeout, context=_ssl_context()
+            )
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=self._connect_timeout)
+        try:
+            conn.connect()
+        except TimeoutError as exc:
+            conn.close()
+            raise _Transport("connect_timeout", exc) from exc
+        except OSError as exc:
+            conn.close()
+            raise _Transport("other", exc) from exc
+        if conn.sock is not None:
+            conn.sock.settimeout(self._read_timeout)
+            # Small request then small answer: never wait on Nagle or delayed ACKs.
+            if conn.sock.family in (socket.AF_INET, socket.AF_INET6):
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._conn = conn
+        return conn
+
+    def _send_once(self, endpoint: str, path: str) -> tuple[int, str, bytes]:
+        started = time.monotonic()
+        conn = self._connection()
+        try:
+            conn.request("GET", path, headers=self._headers)
+            _quick_ack(conn.sock)
+            response = conn.getresponse()
+            body = response.read()
+        except TimeoutError as exc:
+            self.close()
+            raise _Transport("read_timeout", exc) from exc
+        except (http.client.RemoteDisconnected, http.client.BadStatusLine) as exc:
+            self.close()
+            raise _Transport("protocol", exc) from exc
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            raise _Transport("io", exc) from exc
+        if response.will_close:
+            self.close()
+        _http_log.debug(
+            "GET %s -> %d in %.0f ms", endpoint, response.status, 1000 * (time.monotonic() - started)
+        )
+        return response.status, response.reason, body
+
+
+def _quick_ack(sock: socket.socket | None) -> None:
+    # A server that writes its headers and body separately (Nagle on its side) would wait for
+    # our delayed ACK, ~40 ms on Linux, on every call of a kept-alive connection.
+    quick_ack = getattr(socket, "TCP_QUICKACK", None)
+    if sock is not None and quick_ack is not None and sock.family != socket.AF_UNIX:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, quick_ack, 1)
+
+
+def _proxy_configured(environ: Mapping[str, str]) -> bool:
+    # httpx would send through the proxy; only the full path knows how.
+    return any(
+        value.strip() for name, value in environ.items() if name.lower() in _PROXY_VARIABLES
+    )
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    server_url: ServerURL
+    token: str
+    folder: str
+    http_timeout: float
+    deploy_timeout: float
+    ready_timeout: float
+
+
+def _inputs(environ: Mapping[str, str]) -> _Inputs | None:
+    """What status needs from the environment, or ``None`` if the full path must judge it."""
+    if options_problem(environ) is not None or _proxy_configured(environ):
+        return None
+    token = environ["DOKPLOY_API_TOKEN"]
+    if token_problem(token) is not None:
+        return None
+    try:
+        folder = machine_folder_from_env(environ)
+        machine_id_from_env(environ)
+        server_url = parse_server_url(environ["DOKPLOY_SERVER_URL"])
+    except ConfigurationError:
+        return None
+
+    def seconds(name: str) -> float:
+        return parse_duration(option_value(environ, name, STATUS_DEFAULTS[name]))
+
+    return _Inputs(
+        server_url=server_url,
+        token=token,
+        folder=folder,
+        http_timeout=seconds("DOKPLOY_HTTP_TIMEOUT"),
+        deploy_timeout=seconds("DOKPLOY_DEPLOY_TIMEOUT"),
+        ready_timeout=seconds("DOKPLOY_READY_TIMEOUT"),
+    )
+
+
+def answer(inputs: _Inputs) -> str:
+    """The status word for the machine in ``inputs.folder`` (raises like the full path)."""
+    from dokploy_provider.state import MachineFolder
+    from dokploy_provider.status import sshd_answers, workspace_status
+
+    state = MachineFolder(inputs.folder).load()
+    with FastClient(
+        inputs.server_url,
+        inputs.token,
+        connect_timeout=min(10.0, inputs.http_timeout),
+        read_timeout=inputs.http_timeout,
+    ) as client:
+        return workspace_status(
+            state,
+            client.get_compose,
+            client.get_containers,
+            deploy_timeout=inputs.deploy_timeout,
+            ready_timeout=inputs.ready_timeout,
+            probe=sshd_answers,
+        ).value
+
+
+def main(environ: Mapping[str, str] | None = None) -> bool:
+    """Answer ``dokploy-provider status``; ``False`` (nothing printed) means "use the full path".
+
+    Errors end the process through :func:`dokploy_provider.cli.run_verb`, exactly as on the
+    full path.
+    """
+    inputs = _inputs(os.environ if environ is None else environ)
+    if inputs is None:
+        return False
+    from dokploy_provider.cli import run_verb
+
+    log.setup(0)
+    log.register_secret(inputs.token)
+    log.register_secret(inputs.token.strip())
+
+    def action() -> str | None:
+        try:
+            return answer(inputs)
+        except ProviderError:
+            raise
+        except Fallback as exc:
+            _log.debug("status fast path hands over to the full path: %s", exc)
+            return None
+        except Exception:  # the full path will report it, or answer
+            _log.debug("status fast path failed; using the full path", exc_info=True)
+            return None
+
+    word = run_verb("status", action)
+    if word is None:
+        return False
+    sys.stdout.write(word + "\n")
+    sys.stdout.flush()
+    return True

@@ -1,0 +1,244 @@
+"""The pure parsers and checks behind every provider option, stdlib only.
+
+:mod:`dokploy_provider.options` builds its pydantic settings model on these, and the ``status``
+fast path (:mod:`dokploy_provider.fast_status`) validates the environment with the very same
+functions without importing pydantic, so there is one set of rules.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from dokploy_provider.errors import ConfigurationError
+from dokploy_provider.urls import parse_server_url
+
+_GO_DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+_MEMORY = re.compile(r"^(\d+(\.\d+)?)([kmgt]?)(i?b?)$", re.IGNORECASE)
+_MEMORY_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+_MACHINE_ID = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+#: Dokploy's appName is at most 63 characters: "devpod-" + id + "-" + 6 random characters.
+MAX_MACHINE_ID_LENGTH = 63 - len("devpod-") - 7
+BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+MIN_MEMORY = 64 * 1024**2
+
+
+def parse_duration(value: str) -> float:
+    """Seconds in a Go duration (``90s``, ``10m``, ``1h30m``); a bare number means seconds."""
+    text = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    if not _GO_DURATION.match(text):
+        raise ValueError(f"{value!r} is not a duration like 90s, 10m or 1h30m")
+    return sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(text))
+
+
+def parse_memory(value: str) -> int:
+    """Bytes in a size like ``4g``, ``512m``, ``2GiB``, ``1073741824``."""
+    match = _MEMORY.match(value.strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a memory size like 512m, 4g or 2GiB")
+    number, unit = float(match.group(1)), match.group(3).lower()
+    return int(number * _MEMORY_UNITS[unit])
+
+
+def parse_bool(value: str) -> bool:
+    """``true``/``false`` (also ``1``/``0``, ``yes``/``no``), case-insensitive."""
+    try:
+        return BOOLEANS[value.strip().lower()]
+    except KeyError:
+        raise ValueError(f"{value!r} must be true or false") from None
+
+
+@dataclass(frozen=True)
+class PortRange:
+    """An inclusive range of host ports for workspace SSH."""
+
+    first: int
+    last: int
+
+    def __contains__(self, port: object) -> bool:
+        return isinstance(port, int) and self.first <= port <= self.last
+
+    def __len__(self) -> int:
+        return self.last - self.first + 1
+
+    def __str__(self) -> str:
+        return f"{self.first}-{self.last}"
+
+    @classmethod
+    def parse(cls, text: str) -> PortRange:
+        """Parse ``2222-2250`` (or a single port)."""
+        match = re.fullmatch(r"\s*(\d{1,5})\s*(?:-\s*(\d{1,5})\s*)?", text)
+        if not match:
+            raise ValueError(f"{text!r} is not a port range like 2222-2250")
+        first = int(match.group(1))
+        last = int(match.group(2) or first)
+        if not (1 <= first <= 65535 and 1 <= last <= 65535):
+            raise ValueError(f"{text!r} has a port outside 1-65535")
+        if last < first:
+            raise ValueError(f"{text!r} is reversed; write the lower port first")
+        return cls(first, last)
+
+
+# Checks: each raises ValueError (or ConfigurationError for the URL) on a bad value. ---------
+
+
+def check_server_url(value: str) -> str:
+    """``DOKPLOY_SERVER_URL`` must parse (raises :class:`ConfigurationError` otherwise)."""
+    parse_server_url(value)
+    return value
+
+
+def check_port_range(value: str) -> str:
+    """``DOKPLOY_SSH_PORT_RANGE`` must be a valid range."""
+    PortRange.parse(value)
+    return value
+
+
+def check_positive_duration(value: str) -> str:
+    """A duration option must parse and be longer than zero."""
+    if parse_duration(value) <= 0:
+        raise ValueError(f"{value!r} must be longer than zero")
+    return value
+
+
+def check_cpus(value: str) -> str:
+    """``WORKSPACE_CPUS``: empty, or a number in (0, 512]."""
+    if value:
+        try:
+            cpus = float(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number of CPUs like 2 or 0.5") from None
+        if cpus <= 0 or cpus > 512:
+            raise ValueError(f"{value!r} must be more than 0 and at most 512")
+    return value
+
+
+def check_memory(value: str) -> str:
+    """``WORKSPACE_MEMORY``: empty, or a size of at least 64m."""
+    if value and parse_memory(value) < MIN_MEMORY:
+        raise ValueError(f"{value!r} is below the 64m a workspace needs to boot")
+    return value
+
+
+def normalize_gpu(value: str) -> str:
+    """``WORKSPACE_GPU``: ``none``, ``all`` or a positive count; returns the normalised text."""
+    text = value.strip().lower()
+    if text in {"none", "all", ""} or (text.isdigit() and int(text) > 0):
+        return text or "none"
+    raise ValueError(f"{value!r} must be none, all, or a number of GPUs like 1")
+
+
+def check_bool(value: str) -> str:
+    """A boolean option must be one of :data:`BOOLEANS`."""
+    parse_bool(value)
+    return value
+
+
+def check_agent_path(value: str) -> str:
+    """``AGENT_PATH``: absolute, and not under ``/tmp`` (wiped on restart)."""
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r} must be an absolute path")
+    if value == "/tmp" or value.startswith("/tmp/"):  # noqa: S108 - refusing /tmp, not using it
+        raise ValueError(
+            f"{value!r} is under /tmp, which is wiped on restart (the agent would vanish)"
+        )
+    return value
+
+
+def _any(value: str) -> str:
+    return value
+
+
+#: Every option of ``provider.yaml``: its check, and whether it must be set. A unit test keeps
+#: this in step with the settings model, which applies the same checks through pydantic.
+OPTION_CHECKS: Mapping[str, tuple[Callable[[str], str], bool]] = {
+    "DOKPLOY_SERVER_URL": (check_server_url, True),
+    "DOKPLOY_API_TOKEN": (_any, True),
+    "DOKPLOY_PROJECT_NAME": (_any, False),
+    "DOKPLOY_ENVIRONMENT_NAME": (_any, False),
+    "DOKPLOY_SERVER_ID": (_any, False),
+    "DOKPLOY_SSH_HOST": (_any, False),
+    "DOKPLOY_SSH_PORT_RANGE": (check_port_range, False),
+    "DOKPLOY_HTTP_TIMEOUT": (check_positive_duration, False),
+    "DOKPLOY_DEPLOY_TIMEOUT": (check_positive_duration, False),
+    "DOKPLOY_READY_TIMEOUT": (check_positive_duration, False),
+    "WORKSPACE_IMAGE": (_any, False),
+    "WORKSPACE_CPUS": (check_cpus, False),
+    "WORKSPACE_MEMORY": (check_memory, False),
+    "WORKSPACE_GPU": (normalize_gpu, False),
+    "WORKSPACE_KEEP_VOLUMES": (check_bool, False),
+    "AGENT_PATH": (check_agent_path, False),
+    "INACTIVITY_TIMEOUT": (check_positive_duration, False),
+    "INJECT_GIT_CREDENTIALS": (check_bool, False),
+    "INJECT_DOCKER_CREDENTIALS": (check_bool, False),
+}
+
+#: Defaults of the options ``status`` reads (the settings model declares the same).
+STATUS_DEFAULTS = {
+    "DOKPLOY_HTTP_TIMEOUT": "30s",
+    "DOKPLOY_DEPLOY_TIMEOUT": "15m",
+    "DOKPLOY_READY_TIMEOUT": "2m",
+}
+
+
+def options_problem(environ: Mapping[str, str]) -> str | None:
+    """``None`` when every option in ``environ`` passes its check, else the first problem.
+
+    Empty values count as unset, as in :func:`dokploy_provider.options.load_settings`.
+    """
+    for name, (check, required) in OPTION_CHECKS.items():
+        value = environ.get(name, "")
+        if value.strip() == "":
+            if required:
+                return f"{name} is not set"
+            continue
+        try:
+            check(value)
+        except (ValueError, ConfigurationError) as exc:
+            return f"{name}: {exc}"
+    return None
+
+
+def option_value(environ: Mapping[str, str], name: str, default: str) -> str:
+    """``environ[name]``, or ``default`` when it is unset or blank."""
+    value = environ.get(name, "")
+    return value if value.strip() else default
+
+
+def machine_id_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """``MACHINE_ID``, validated: lower-case letters, digits and dashes, short enough for Dokploy."""
+    env = os.environ if environ is None else environ
+    machine_id = env.get("MACHINE_ID", "").strip()
+    if not machine_id:
+        raise ConfigurationError(
+            "MACHINE_ID is not set", hint="this verb is run by DevPod for a machine"
+        )
+    if not _MACHINE_ID.match(machine_id):
+        raise ConfigurationError(
+            f"MACHINE_ID {machine_id!r} is invalid",
+            hint="use lower-case letters, digits and dashes, starting and ending with a letter or digit",
+        )
+    if len(machine_id) > MAX_MACHINE_ID_LENGTH:
+        raise ConfigurationError(
+            f"MACHINE_ID {machine_id!r} is {len(machine_id)} characters, over the "
+            f"{MAX_MACHINE_ID_LENGTH} that fit in Dokploy's 63-character appName",
+            hint="choose a shorter machine name",
+        )
+    return machine_id
+
+
+def machine_folder_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """``MACHINE_FOLDER``, required for every machine verb."""
+    env = os.environ if environ is None else environ
+    folder = env.get("MACHINE_FOLDER", "").strip()
+    if not folder:
+        raise ConfigurationError(
+            "MACHINE_FOLDER is not set", hint="this verb is run by DevPod for a machine"
+        )
+    return folder
