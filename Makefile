@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench check-sshd clean
+.PHONY: demo test lint typecheck bench check-sshd clean dist
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ lint: $(STAMP)
 
 bench: $(STAMP) check-sshd
 	$(BIN)/python scripts/bench.py
+
+# Release artifacts (one PEX per OS/arch) and the release provider.yaml, in dist/.
+dist: $(STAMP)
+	$(BIN)/python scripts/dist.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

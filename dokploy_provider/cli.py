@@ -29,6 +29,13 @@ def main() -> None:
 
         command_main()
         return
+    # `status` runs before every `devpod ssh` and IDE connection: answer it without click,
+    # pydantic or httpx when the fast path can (it declines, printing nothing, otherwise).
+    if sys.argv[1:] == ["status"]:
+        from dokploy_provider.fast_status import main as fast_status
+
+        if fast_status():
+            return
     app = build_app()
     app(prog_name=PROG)
 
@@ -204,6 +211,103 @@ def build_app() -> click.Group:
             )
 
         sys.stdout.write(run_verb("plan", action))
+
+    @app.command()
+    @click.option(
+        "--machine-folder",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Also check this machine (default: $MACHINE_FOLDER when set).",
+    )
+    @click.option(
+        "--env-file",
+        type=click.Path(dir_okay=False, exists=True),
+        default=None,
+        help="Read options from NAME=value lines (they override the environment).",
+    )
+    @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+    def doctor(machine_folder: str | None, env_file: str | None, as_json: bool) -> None:
+        """Check everything from the options to an SSH login; one line per check, with fixes."""
+        from dokploy_provider import output
+        from dokploy_provider.doctor import COLUMNS, failed, iter_rows, run_from_environment
+
+        results = run_verb(
+            "doctor", lambda: run_from_environment(machine_folder=machine_folder, env_file=env_file)
+        )
+        output.render(list(iter_rows(results)), COLUMNS, as_json=as_json)
+        problems = failed(results)
+        if problems:
+            log.get().error("%d of %d checks failed", len(problems), len(results))
+            raise SystemExit(1)
+        log.get().info("All %d checks passed", len(results))
+
+    inventory_columns = [
+        ("machine", "machine"),
+        ("state", "state"),
+        ("ssh", "ssh"),
+        ("server", "server"),
+        ("size", "size"),
+        ("age", "age"),
+        ("owner", "created by"),
+        ("orphan", "orphan"),
+    ]
+
+    @app.command(name="list")
+    @click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
+    def list_workspaces(as_json: bool) -> None:
+        """List the workspaces this provider created on the server (by their marker)."""
+
+        def action() -> list[dict[str, object]]:
+            from dokploy_provider import inventory
+            from dokploy_provider.state import installation_owner, machines_dir
+
+            machines = machines_dir()
+            with machine_service(needs_machine=False) as service:
+                found = inventory.find_workspaces(service, machines, installation_owner(machines))
+                return inventory.rows(service, found)
+
+        from dokploy_provider.output import render
+
+        render(run_verb("list", action), inventory_columns, as_json=as_json)
+
+    @app.command()
+    @click.option("--yes", is_flag=True, help="Remove the orphans (without it, only list them).")
+    @click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
+    def cleanup(yes: bool, as_json: bool) -> None:
+        """Find composes this installation created whose machine no longer exists; with --yes,
+        remove them (volumes too, unless WORKSPACE_KEEP_VOLUMES)."""
+
+        def action() -> list[dict[str, object]]:
+            from dokploy_provider import inventory
+            from dokploy_provider.state import installation_owner, machines_dir
+
+            machines = machines_dir()
+            with machine_service(needs_machine=False) as service:
+                found = inventory.find_workspaces(service, machines, installation_owner(machines))
+                orphans = [w for w in found if w.orphan]
+                table = inventory.rows(service, orphans)
+                if not orphans:
+                    log.get().info("No orphaned workspaces: nothing to clean up")
+                elif not yes:
+                    log.get().info(
+                        "%d orphaned workspace(s) listed; run `dokploy-provider cleanup --yes` "
+                        "to remove them",
+                        len(orphans),
+                    )
+                else:
+                    for workspace in orphans:
+                        log.get().info("Removing %s", workspace.compose.app_name)
+                        service.client.delete_compose(
+                            workspace.compose.compose_id,
+                            delete_volumes=not service.settings.keep_volumes,
+                        )
+                    for row in table:
+                        row["removed"] = True
+                return table
+
+        from dokploy_provider.output import render
+
+        render(run_verb("cleanup", action), inventory_columns, as_json=as_json)
 
     return app
 
