@@ -1,7 +1,8 @@
 """Command line: the verbs DevPod calls, plus our own. Thin: parse, call the domain, map errors.
 
-stdout is DevPod's protocol channel: only ``status`` (one word) and ``plan`` (the files a
-create would send) write to it. Everything else goes to stderr through ``log``.
+stdout is DevPod's protocol channel: of DevPod's verbs only ``status`` (one word) and
+``command`` (the remote bytes) write to it. Our own commands (``plan``, ``doctor``, ``list``,
+``cleanup``) print their report there. Every log line goes to stderr through ``log``.
 """
 
 from __future__ import annotations
