@@ -13,7 +13,6 @@ import base64
 import binascii
 import logging
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .compose_file import ComposeSpec, PortMapping, ServiceSpec
 from .ids import container_id
-from .sshd import LISTEN_ADDRESS, SshdError, SshdProcess, SshdSpec
+from .sshd import SshdError, SshdProcess, SshdSpec, port_bindable
 
 log = logging.getLogger(__name__)
 
@@ -78,18 +77,6 @@ def generate_host_key() -> bytes:
         serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
         serialization.NoEncryption(),
     )
-
-
-def port_bindable(port: int) -> bool:
-    """Whether a listener could bind 127.0.0.1:``port`` now (TIME_WAIT leftovers don't count,
-    as sshd and docker-proxy set SO_REUSEADDR too)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((LISTEN_ADDRESS, port))
-        except OSError:
-            return False
-        return True
 
 
 def _human(seconds: float) -> str:

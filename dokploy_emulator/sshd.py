@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shlex
 import shutil
 import signal
@@ -181,3 +182,33 @@ def _port_accepts(port: int) -> bool:
         except OSError:
             return False
         return True
+
+
+def port_bindable(port: int) -> bool:
+    """Whether a listener could bind 127.0.0.1:``port`` now (TIME_WAIT leftovers don't count,
+    as sshd and docker-proxy set SO_REUSEADDR too)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((LISTEN_ADDRESS, port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    """A port nothing listened on a moment ago (the kernel's pick for port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LISTEN_ADDRESS, 0))
+        return int(sock.getsockname()[1])
+
+
+def free_port_block(size: int, attempts: int = 200) -> int:
+    """The first of ``size`` consecutive ports that are all bindable now, e.g. for a test's
+    DOKPLOY_SSH_PORT_RANGE."""
+    rng = random.Random()
+    for _ in range(attempts):
+        base = rng.randint(20000, 60000 - size)
+        if all(port_bindable(base + i) for i in range(size)):
+            return base
+    raise RuntimeError(f"no block of {size} free ports on {LISTEN_ADDRESS}")

@@ -27,7 +27,6 @@ import os
 import platform
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -139,17 +138,10 @@ class Clients:
         return {"ours": self.ours, "ssh": self.ssh}
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def workspace(tmp: Path) -> Iterator[Clients]:
     """A machine folder with real keys and state, and a real sshd it points at."""
-    from dokploy_emulator.sshd import SshdProcess, SshdSpec
+    from dokploy_emulator.sshd import SshdProcess, SshdSpec, free_port
     from dokploy_provider.keys import ensure_machine_keys
     from dokploy_provider.state import MachineFolder, MachineState
 
@@ -341,7 +333,9 @@ class EmulatorRun:
         """Options and ``MACHINE_*`` as DevPod sets them."""
         folder = self.home / "machines" / machine_id
         folder.mkdir(parents=True, exist_ok=True)
-        base = free_block()
+        from dokploy_emulator.sshd import free_port_block
+
+        base = free_port_block(20)
         return {
             **os.environ,
             "DOKPLOY_SERVER_URL": self.url,
@@ -364,26 +358,6 @@ class EmulatorRun:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
-
-
-def free_block(size: int = 20) -> int:
-    """The first of ``size`` consecutive free ports."""
-    import random
-
-    for _ in range(200):
-        base = random.randint(20000, 60000 - size)
-        if all(_bindable(base + i) for i in range(size)):
-            return base
-    raise SystemExit("no free port block")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def start_emulator(tmp: Path, runtime: str = "sshd") -> EmulatorRun:
@@ -482,7 +456,9 @@ def timed_main(verb: str) -> None:
 def bench_status(emu: EmulatorRun, rounds: int) -> dict[str, Any]:
     """``status`` of a Running workspace, cold: fast path, full path, and ``python -c pass``."""
     env = emu.env("status-ws")
-    create = subprocess.run([PROVIDER, "create"], env=env, capture_output=True, text=True, check=False)
+    create = subprocess.run(
+        [PROVIDER, "create"], env=env, capture_output=True, text=True, check=False
+    )
     if create.returncode != 0:
         raise SystemExit(f"create for the status bench failed: {create.stderr}")
     walls: dict[str, list[float]] = {"fast": [], "full": [], "python": []}
@@ -509,7 +485,9 @@ def bench_create(emu: EmulatorRun, rounds: int) -> dict[str, Any]:
     for index in range(rounds):
         env = emu.env(f"create-{index}")
         run, timing = timed_verb("create", env)
-        waiting = timing.get("api_s", 0) + timing.get("deploy_sleep_s", 0) + timing.get("ssh_wait_s", 0)
+        waiting = (
+            timing.get("api_s", 0) + timing.get("deploy_sleep_s", 0) + timing.get("ssh_wait_s", 0)
+        )
         runs.append({"wall_s": run.wall, **timing, "overhead_s": run.wall - waiting})
         subprocess.run([PROVIDER, "delete"], env=env, capture_output=True, check=False)
     keys = ["wall_s", "api_s", "api_calls", "deploy_sleep_s", "ssh_wait_s", "overhead_s"]
@@ -524,7 +502,12 @@ def docker_engine() -> bool:
     if shutil.which("docker") is None:
         return False
     try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=10, check=False).returncode == 0
+        return (
+            subprocess.run(
+                ["docker", "info"], capture_output=True, timeout=10, check=False
+            ).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -544,7 +527,9 @@ def machine_description() -> str:
     with contextlib.suppress(OSError, ValueError, IndexError):
         kib = int(Path("/proc/meminfo").read_text().split()[1])
         memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
-    ssh_version = subprocess.run(["ssh", "-V"], capture_output=True, text=True, check=False).stderr.strip()
+    ssh_version = subprocess.run(
+        ["ssh", "-V"], capture_output=True, text=True, check=False
+    ).stderr.strip()
     return (
         f"{model}, {os.cpu_count()} vCPU{memory}, {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}, {ssh_version.split(',')[0]}"
@@ -568,42 +553,93 @@ def rows_from(results: dict[str, Any]) -> list[Row]:
     rows: list[Row] = []
     connect = results["connect_true"]
     ratio = connect["ours"]["median_ms"] / connect["ssh"]["median_ms"]
-    rows.append(Row("`command` connect → exit `true` (median)", f"{connect['ours']['median_ms']:.0f} ms",
-                    f"{connect['ssh']['median_ms']:.0f} ms", f"{ratio:.2f}x", "≤ 1.0x ssh", ratio <= 1.0))
+    rows.append(
+        Row(
+            "`command` connect → exit `true` (median)",
+            f"{connect['ours']['median_ms']:.0f} ms",
+            f"{connect['ssh']['median_ms']:.0f} ms",
+            f"{ratio:.2f}x",
+            "≤ 1.0x ssh",
+            ratio <= 1.0,
+        )
+    )
     for direction in ("upload", "download"):
         data = results["transfer"][direction]
         ratio = data["ours"]["mib_per_s"] / data["ssh"]["mib_per_s"]
-        rows.append(Row(f"{direction} throughput ({results['transfer_mib']} MiB)",
-                        f"{data['ours']['mib_per_s']:.0f} MiB/s", f"{data['ssh']['mib_per_s']:.0f} MiB/s",
-                        f"{ratio:.2f}x", "≥ 0.85x ssh", ratio >= 0.85))
+        rows.append(
+            Row(
+                f"{direction} throughput ({results['transfer_mib']} MiB)",
+                f"{data['ours']['mib_per_s']:.0f} MiB/s",
+                f"{data['ssh']['mib_per_s']:.0f} MiB/s",
+                f"{ratio:.2f}x",
+                "≥ 0.85x ssh",
+                ratio >= 0.85,
+            )
+        )
     rtt = results["round_trip"]
     ratio = rtt["ours"]["median_us"] / rtt["ssh"]["median_us"]
-    rows.append(Row(f"round trip, 64-byte line x{rtt['ours']['count']} (median / p99)",
-                    f"{rtt['ours']['median_us']:.0f} / {rtt['ours']['p99_us']:.0f} µs",
-                    f"{rtt['ssh']['median_us']:.0f} / {rtt['ssh']['p99_us']:.0f} µs",
-                    f"{ratio:.2f}x", "median ≤ 1.5x ssh", ratio <= 1.5))
+    rows.append(
+        Row(
+            f"round trip, 64-byte line x{rtt['ours']['count']} (median / p99)",
+            f"{rtt['ours']['median_us']:.0f} / {rtt['ours']['p99_us']:.0f} µs",
+            f"{rtt['ssh']['median_us']:.0f} / {rtt['ssh']['p99_us']:.0f} µs",
+            f"{ratio:.2f}x",
+            "median ≤ 1.5x ssh",
+            ratio <= 1.5,
+        )
+    )
     agent = results["agent_stream"]
     ratio = agent["ours"]["median_ms"] / agent["ssh"]["median_ms"]
-    rows.append(Row(f"agent streaming ({results['agent_mib']} MiB, whole process)",
-                    f"{agent['ours']['median_ms']:.0f} ms", f"{agent['ssh']['median_ms']:.0f} ms",
-                    f"{ratio:.2f}x", "≤ 1.1x ssh", ratio <= 1.1))
+    rows.append(
+        Row(
+            f"agent streaming ({results['agent_mib']} MiB, whole process)",
+            f"{agent['ours']['median_ms']:.0f} ms",
+            f"{agent['ssh']['median_ms']:.0f} ms",
+            f"{ratio:.2f}x",
+            "≤ 1.1x ssh",
+            ratio <= 1.1,
+        )
+    )
     cpu = results["transfer"]["cpu_per_gib"]
     ratio = cpu["ours"] / cpu["ssh"]
-    rows.append(Row("client CPU per GiB moved (user+sys)", f"{cpu['ours']:.2f} s", f"{cpu['ssh']:.2f} s",
-                    f"{ratio:.2f}x", "≤ 2x ssh", ratio <= 2.0))
+    rows.append(
+        Row(
+            "client CPU per GiB moved (user+sys)",
+            f"{cpu['ours']:.2f} s",
+            f"{cpu['ssh']:.2f} s",
+            f"{ratio:.2f}x",
+            "≤ 2x ssh",
+            ratio <= 2.0,
+        )
+    )
     status = results["status"]
-    rows.append(Row("`status` cold, Running (median)", f"{status['fast']['median_ms']:.0f} ms",
-                    f"python -c pass {status['python']['median_ms']:.0f} ms",
-                    f"full path {status['full']['median_ms']:.0f} ms", "≤ 150 ms",
-                    status["fast"]["median_ms"] <= 150))
+    rows.append(
+        Row(
+            "`status` cold, Running (median)",
+            f"{status['fast']['median_ms']:.0f} ms",
+            f"python -c pass {status['python']['median_ms']:.0f} ms",
+            f"full path {status['full']['median_ms']:.0f} ms",
+            "≤ 150 ms",
+            status["fast"]["median_ms"] <= 150,
+        )
+    )
     for mode, create in results["create"].items():
         if not isinstance(create, dict) or "median" not in create:
-            rows.append(Row(f"`create` → SSH ready ({mode})", "skipped", "", "", "overhead ≤ 1 s", None))
+            rows.append(
+                Row(f"`create` → SSH ready ({mode})", "skipped", "", "", "overhead ≤ 1 s", None)
+            )
             continue
         med = create["median"]
-        rows.append(Row(f"`create` → SSH ready ({mode}, median)", f"overhead {med['overhead_s']:.2f} s",
-                        f"wall {med['wall_s']:.2f} s", f"waiting {med['wall_s'] - med['overhead_s']:.2f} s",
-                        "overhead ≤ 1 s", med["overhead_s"] <= 1.0))
+        rows.append(
+            Row(
+                f"`create` → SSH ready ({mode}, median)",
+                f"overhead {med['overhead_s']:.2f} s",
+                f"wall {med['wall_s']:.2f} s",
+                f"waiting {med['wall_s'] - med['overhead_s']:.2f} s",
+                "overhead ≤ 1 s",
+                med["overhead_s"] <= 1.0,
+            )
+        )
     return rows
 
 
@@ -686,7 +722,9 @@ def main() -> None:
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (RESULTS / "latest.json").write_text(out.read_text(encoding="utf-8"), encoding="utf-8")
     print_table(rows, results["machine"])
-    print(f"\nBench took {results['bench_seconds']:.0f} s. Results: {out} (also {RESULTS / 'latest.json'})")
+    print(
+        f"\nBench took {results['bench_seconds']:.0f} s. Results: {out} (also {RESULTS / 'latest.json'})"
+    )
 
 
 def say(text: str) -> None:

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e.conftest import DevPod, EmulatorProcess, free_port_block, stop_emulator
+from e2e.conftest import DevPod, EmulatorProcess, stop_emulator
 
 from dokploy_emulator.docker_runtime import docker_available
+from dokploy_emulator.sshd import free_port_block
 from dokploy_provider.options import DEFAULT_WORKSPACE_IMAGE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,16 +46,21 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 def docker(*args: str, check: bool = True, timeout: float = 120) -> str:
     """Run the docker CLI; return stdout."""
-    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
-                          check=False)
+    proc = subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} failed: {proc.stderr.strip()}")
     return proc.stdout
 
 
 def _image_exists(name: str) -> bool:
-    return subprocess.run(["docker", "image", "inspect", name], capture_output=True,
-                          check=False).returncode == 0
+    return (
+        subprocess.run(
+            ["docker", "image", "inspect", name], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
 
 
 def _private_engine_socket() -> Path:
@@ -73,18 +79,26 @@ def docker_engine() -> str:
         os.environ["DOCKER_HOST"] = f"unix://{socket}"
         reason = docker_available()
     if reason is not None:
-        message = (f"no Docker engine: {reason} (start one with "
-                   "`out=$(../shared/tools/docker-engine.sh start) && eval \"$out\"`)")
+        message = (
+            f"no Docker engine: {reason} (start one with "
+            '`out=$(../shared/tools/docker-engine.sh start) && eval "$out"`)'
+        )
         if os.environ.get(REQUIRE_ENV) == "1":
             pytest.fail(message)
         pytest.skip(message)
     if not _image_exists(DEFAULT_WORKSPACE_IMAGE):
         if not STANDIN_TOOL.exists() or os.geteuid() != 0:
-            pytest.skip(f"{DEFAULT_WORKSPACE_IMAGE} is not on the engine and no registry-free "
-                        f"stand-in can be built here ({STANDIN_TOOL} needs root)")
+            pytest.skip(
+                f"{DEFAULT_WORKSPACE_IMAGE} is not on the engine and no registry-free "
+                f"stand-in can be built here ({STANDIN_TOOL} needs root)"
+            )
         started = time.monotonic()
-        subprocess.run([str(STANDIN_TOOL), DEFAULT_WORKSPACE_IMAGE, "--with-docker"],
-                       check=True, stdout=subprocess.DEVNULL, timeout=600)
+        subprocess.run(
+            [str(STANDIN_TOOL), DEFAULT_WORKSPACE_IMAGE, "--with-docker"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=600,
+        )
         TIMINGS["stand-in base image build"] = time.monotonic() - started
     return DEFAULT_WORKSPACE_IMAGE
 
@@ -92,11 +106,25 @@ def docker_engine() -> str:
 def start_docker_emulator(tmp: Path) -> EmulatorProcess:
     """``python -m dokploy_emulator --runtime docker`` (the e2e launcher has no runtime flag)."""
     token = "docker-" + secrets.token_urlsafe(24)
-    args = [sys.executable, "-m", "dokploy_emulator", "--port", "0", "--runtime", "docker",
-            "--version", EMULATOR_VERSION, "--state-dir", str(tmp / "emulator")]
+    args = [
+        sys.executable,
+        "-m",
+        "dokploy_emulator",
+        "--port",
+        "0",
+        "--runtime",
+        "docker",
+        "--version",
+        EMULATOR_VERSION,
+        "--state-dir",
+        str(tmp / "emulator"),
+    ]
     proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=open(tmp / "emulator.log", "w"),  # noqa: SIM115
-        text=True, env={**os.environ, "DOKPLOY_EMULATOR_API_KEY": token},
+        args,
+        stdout=subprocess.PIPE,
+        stderr=open(tmp / "emulator.log", "w"),  # noqa: SIM115
+        text=True,
+        env={**os.environ, "DOKPLOY_EMULATOR_API_KEY": token},
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -138,8 +166,9 @@ class Workspace:
 
     def container(self) -> dict[str, Any] | None:
         """``docker inspect`` of the workspace container, or None when there is none."""
-        ids = docker("ps", "-aq", "--filter",
-                     f"label=com.docker.compose.project={self.app_name}").split()
+        ids = docker(
+            "ps", "-aq", "--filter", f"label=com.docker.compose.project={self.app_name}"
+        ).split()
         if not ids:
             return None
         assert len(ids) == 1, ids

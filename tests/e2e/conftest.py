@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -19,27 +17,11 @@ from typing import Any
 
 import pytest
 
+from dokploy_emulator.sshd import free_port_block
+
 BIN = Path(sys.executable).parent
 PROVIDER = shutil.which("dokploy-provider", path=str(BIN)) or str(BIN / "dokploy-provider")
 VERSIONS = ["v0.22.7", "v0.26.0", "v0.30.2"]
-
-
-def free_port_block(size: int) -> int:
-    """The first port of ``size`` consecutive ports that nothing listens on right now."""
-    for _ in range(200):
-        base = random.randint(20000, 60000 - size)
-        if all(_bindable(base + i) for i in range(size)):
-            return base
-    raise RuntimeError("no free port block")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 @dataclass

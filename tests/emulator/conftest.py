@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -17,13 +16,6 @@ from dokploy_emulator import Emulator
 
 API_KEY = "test-key-0123456789"
 TERMINAL = {"done", "error"}
-
-
-def free_port() -> int:
-    """A port that was free on 127.0.0.1 a moment ago (bind port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import httpx
 
-from .conftest import API_KEY, Api, SshKey, free_port, ssh, wait_for, workspace_file
+from dokploy_emulator.sshd import free_port
+
+from .conftest import API_KEY, Api, SshKey, ssh, wait_for, workspace_file
 
 
 def _alive(pid: int) -> bool:

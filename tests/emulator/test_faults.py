@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from dokploy_emulator import Emulator
+from dokploy_emulator.sshd import free_port
 
-from .conftest import Api, SshKey, free_port, ssh, wait_for, workspace_file
+from .conftest import Api, SshKey, ssh, wait_for, workspace_file
 
 
 def test_fail_next_deploy_with_message(api: Api, emu: Emulator, ssh_key: SshKey) -> None:

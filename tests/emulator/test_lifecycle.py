@@ -10,8 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dokploy_emulator import Emulator
+from dokploy_emulator.sshd import free_port
 
-from .conftest import Api, SshKey, free_port, ssh, wait_for, workspace_file
+from .conftest import Api, SshKey, ssh, wait_for, workspace_file
 
 
 def test_full_cycle_with_real_ssh(api: Api, emu: Emulator, ssh_key: SshKey) -> None:

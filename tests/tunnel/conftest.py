@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dokploy_emulator.sshd import SshdProcess, SshdSpec, find_sshd
+from dokploy_emulator.sshd import SshdProcess, SshdSpec, find_sshd, free_port
 from dokploy_provider.keys import MachineKeys, ensure_machine_keys
 from dokploy_provider.state import MachineFolder, MachineState
 
@@ -29,12 +28,6 @@ def provider_executable() -> str:
     found = shutil.which("dokploy-provider")
     assert found, "dokploy-provider console script not installed (pip install -e .)"
     return found
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from dokploy_emulator.sshd import SshdProcess, SshdSpec
+from dokploy_emulator.sshd import SshdProcess, SshdSpec, free_port
 from dokploy_provider import ssh
 from dokploy_provider.errors import HostKeyMismatch, ReadyTimeout, SSHAuthRefused
 from dokploy_provider.keys import generate_keypair
 from dokploy_provider.state import MachineState, write_private_file
 
-from .conftest import Workspace, free_port, make_machine, start_sshd
+from .conftest import Workspace, make_machine, start_sshd
 
 
 def test_connect_ok_uses_gcm_and_runs_a_command(workspace: Workspace) -> None:
