@@ -19,6 +19,8 @@ class FaultSettings:
     revoke_key: bool = False  # the API key is rejected from now on (401)
     empty_containers: bool = False  # docker.getContainersByAppNameMatch returns []
     exit_after_start: int = 0  # the next N started workspace sshds exit right away
+    forbid: str = ""  # non-settings procedures answer 401 with this message and a tRPC code
+    report_version: str = ""  # settings.getDokployVersion answers this instead
 
 
 class Faults:
@@ -93,6 +95,18 @@ class Faults:
         """Whether the API key is being rejected."""
         with self._lock:
             return self._settings.revoke_key
+
+    @property
+    def forbidden_message(self) -> str:
+        """The permission failure to answer with, or ``""``."""
+        with self._lock:
+            return self._settings.forbid
+
+    @property
+    def reported_version(self) -> str:
+        """A version string to report instead of the emulated one, or ``""``."""
+        with self._lock:
+            return self._settings.report_version
 
     @property
     def empty_containers(self) -> bool:

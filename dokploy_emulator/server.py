@@ -88,6 +88,13 @@ class ApiApp:
             if method == "HEAD":
                 return Response(204, content_type=None)
             return self._error(ApiError("NOT_FOUND", "Not found"), None)
+        if name == "settings.getDokployVersion" and self.faults.reported_version:
+            return json_response(200, self.faults.reported_version)
+        forbidden = self.faults.forbidden_message
+        if forbidden and not name.startswith("settings."):
+            # A valid key whose member lacks access: Dokploy's checkServiceAccess and friends
+            # throw UNAUTHORIZED with a message, unlike the auth gate's bare body.
+            return self._error(ApiError("UNAUTHORIZED", forbidden), procedure.name)
         try:
             raw = self._input(method, parts.query, headers, body)
             data = validate_input(procedure.schema, raw, zod_v4=self.features.trpc_v11)

@@ -93,3 +93,21 @@ def test_admin_endpoints(emu: Emulator, make_emulator: Callable[..., Emulator]) 
     assert state["faults"]["http_500"] == 3 and state["version"] == "v0.30.2"
     assert {"projects", "environments", "composes", "deployments", "containers"} <= set(state)
     assert httpx.post(f"{emu.url}/__emulator/reset").json()["faults"]["http_500"] == 0
+
+
+def test_forbid_and_report_version_faults(tmp_path) -> None:
+    import httpx
+
+    from dokploy_emulator import Emulator
+
+    with Emulator("k-123456789", version="v0.30.2", state_dir=tmp_path) as emu:
+        client = httpx.Client(base_url=f"{emu.url}/api", headers={"x-api-key": "k-123456789"})
+        emu.faults.set(forbid="You are not authorized to access this compose")
+        denied = client.get("/project.all")
+        assert denied.status_code == 401
+        assert denied.json()["code"] == "UNAUTHORIZED"
+        assert denied.json()["message"] == "You are not authorized to access this compose"
+        assert client.get("/settings.health").status_code == 200
+        emu.faults.set(forbid="", report_version="v0.21.0")
+        assert client.get("/settings.getDokployVersion").json() == "v0.21.0"
+        assert client.get("/project.all").status_code == 200

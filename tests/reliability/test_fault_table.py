@@ -109,6 +109,7 @@ def _replace_client_key(ctx: Ctx) -> None:
 
 
 DISK_FULL = "write /var/lib/docker: no space left on device"
+NOT_AUTHORIZED = "You are not authorized to access this compose"
 
 
 def _delete_compose_behind_our_back(ctx: Ctx) -> None:
@@ -352,6 +353,39 @@ ROWS = [
         "rejected the API key",
         setup=_created_then(lambda ctx: ctx.faults(revoke_key=True)),
         after=("state_intact",),
+    ),
+    Row(
+        "permission-denied",
+        "status",
+        4,
+        "You are not authorized to access this compose",
+        setup=_created_then(lambda ctx: ctx.faults(forbid=NOT_AUTHORIZED)),
+        after=("state_intact",),
+    ),
+    Row(
+        "permission-denied-on-create",
+        "create",
+        4,
+        "You need to use a server to create a compose",
+        setup=lambda ctx: ctx.faults(forbid="You need to use a server to create a compose"),
+        after=("no_stray_compose", "no_state"),
+    ),
+    Row(
+        "unsupported-version",
+        "init",
+        6,
+        "needs v0.22.7 or newer",
+        setup=lambda ctx: ctx.faults(report_version="v0.21.0"),
+        machine=None,
+        after=(),
+    ),
+    Row(
+        "unsupported-version-on-create",
+        "create",
+        6,
+        "needs v0.22.7 or newer",
+        setup=lambda ctx: ctx.faults(report_version="v0.18.3"),
+        after=("no_stray_compose", "no_state"),
     ),
     Row(
         "project-deleted-behind-our-back",
