@@ -13,7 +13,6 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e.conftest import DevPod, EmulatorProcess, stop_emulator
+from e2e.conftest import DevPod, EmulatorProcess, start_emulator, stop_emulator
 
 from dokploy_emulator.docker_runtime import docker_available
 from dokploy_emulator.sshd import free_port_block
@@ -103,35 +102,6 @@ def docker_engine() -> str:
     return DEFAULT_WORKSPACE_IMAGE
 
 
-def start_docker_emulator(tmp: Path) -> EmulatorProcess:
-    """``python -m dokploy_emulator --runtime docker`` (the e2e launcher has no runtime flag)."""
-    token = "docker-" + secrets.token_urlsafe(24)
-    args = [
-        sys.executable,
-        "-m",
-        "dokploy_emulator",
-        "--port",
-        "0",
-        "--runtime",
-        "docker",
-        "--version",
-        EMULATOR_VERSION,
-        "--state-dir",
-        str(tmp / "emulator"),
-    ]
-    proc = subprocess.Popen(
-        args,
-        stdout=subprocess.PIPE,
-        stderr=open(tmp / "emulator.log", "w"),  # noqa: SIM115
-        text=True,
-        env={**os.environ, "DOKPLOY_EMULATOR_API_KEY": token},
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert "ready" in line, f"emulator did not start: {line!r}"
-    return EmulatorProcess(line.split("url=", 1)[1].split()[0], token, EMULATOR_VERSION, proc)
-
-
 @dataclass
 class Workspace:
     """One DevPod machine on the real engine, and what the tests learn about it."""
@@ -187,7 +157,7 @@ class Workspace:
 def workspace(docker_engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     """An emulator in docker mode and a DevPod home with this machine's options (1 CPU, 1g)."""
     tmp = tmp_path_factory.mktemp("docker-ws")
-    emu = start_docker_emulator(tmp)
+    emu = start_emulator(tmp, EMULATOR_VERSION, runtime="docker")
     base = free_port_block(10)
     options = {
         "DOKPLOY_SERVER_URL": emu.url,

@@ -59,11 +59,12 @@ class EmulatorProcess:
 
 
 def start_emulator(
-    tmp: Path, version: str, remote_servers: tuple[str, ...] = ()
+    tmp: Path, version: str, remote_servers: tuple[str, ...] = (), runtime: str = "sshd"
 ) -> EmulatorProcess:
+    """``python -m dokploy_emulator`` on a free port, its key passed in the environment."""
     token = "e2e-" + secrets.token_urlsafe(24)
     args = [sys.executable, "-m", "dokploy_emulator", "--port", "0", "--version", version]
-    args += ["--state-dir", str(tmp / "emulator")]
+    args += ["--state-dir", str(tmp / "emulator"), "--runtime", runtime]
     for name in remote_servers:
         args += ["--remote-server", name]
     proc = subprocess.Popen(
