@@ -5,9 +5,9 @@ needs an earlier one which did not pass is reported as skipped instead of failin
 confusing second-order error. Nothing here changes anything on Dokploy or in the machine
 folder: projects, environments and composes are only looked up.
 
-The placement lookups reuse :class:`MachineService`'s private helpers (``_find_project``,
-``_find_environment``, ``_resolve_server``, ``_ssh_host``, ``_all_composes``,
-``_get_owned_compose``), so doctor and ``create`` can never disagree about where a workspace
+The placement lookups reuse :class:`MachineService`'s private helpers (``find_project``,
+``find_environment``, ``resolve_server``, ``ssh_host``, ``all_composes``,
+``get_owned_compose``), so doctor and ``create`` can never disagree about where a workspace
 would go.
 """
 
@@ -305,14 +305,14 @@ class Doctor:
     def _check_project(self) -> str:
         settings = self._settings()
         service = self._service()
-        project = service._find_project()
+        project = service.find_project()
         self.found.project = project
         if project is None:
             return f"project {settings.project_name!r} will be created on first use"
         text = f"project {project.name!r} ({project.project_id})"
         if not self._version().has_environments:
             return text + " exists"
-        environment = service._find_environment(project)
+        environment = service.find_environment(project)
         if environment is not None:
             return f"{text}, environment {environment.name!r}"
         if settings.environment_name:
@@ -326,7 +326,7 @@ class Doctor:
         settings = self._settings()
         if not settings.server_id.strip():
             return "DOKPLOY_SERVER_ID empty: workspaces deploy on the Dokploy host itself"
-        server = self._service()._resolve_server(
+        server = self._service().resolve_server(
             self.found.project, choose_auto=settings.auto_server
         )
         assert server is not None  # a non-empty DOKPLOY_SERVER_ID resolves or raises
@@ -343,7 +343,7 @@ class Doctor:
     def _check_ssh_host(self) -> str:
         settings = self._settings()
         server = self.found.server
-        host = self._service()._ssh_host(server)
+        host = self._service().ssh_host(server)
         self.found.ssh_host = host
         if settings.ssh_host_override:
             source = "DOKPLOY_SSH_HOST"
@@ -374,7 +374,7 @@ class Doctor:
         where = f"server {server.name}" if server else "the Dokploy host"
         logger.info("Reading the ports every compose on %s publishes…", where)
         taken: dict[int, list[str]] = {}
-        for compose in self._service()._all_composes():
+        for compose in self._service().all_composes():
             if compose.server_id != server_id:
                 continue
             owner = compose_file.owner_of(compose.description)
@@ -450,7 +450,7 @@ class Doctor:
     def _check_compose(self) -> str:
         state = self._state()
         try:
-            compose = self._service()._get_owned_compose(state)
+            compose = self._service().get_owned_compose(state)
         except NotFound:
             raise CheckFailed(
                 f"Dokploy has no compose {state.compose_id} any more (deleted outside DevPod)",

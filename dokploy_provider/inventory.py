@@ -48,7 +48,7 @@ def find_workspaces(
 ) -> list[Workspace]:
     """Every compose with our marker on the server, oldest first."""
     found: list[Workspace] = []
-    for compose in service._all_composes():
+    for compose in service.all_composes():
         marker = compose_file.parse_marker(compose.description)
         if marker is None:
             continue
@@ -94,9 +94,9 @@ def rows(
         if ws.local_state and ws.local_state.ssh_host:
             host = ws.local_state.ssh_host
         elif compose.server_id in servers:
-            host = service._ssh_host(servers[compose.server_id])
+            host = service.ssh_host(servers[compose.server_id])
         else:
-            default_host = default_host or service._ssh_host(None)
+            default_host = default_host or service.ssh_host(None)
             host = default_host
         ports = sorted(published_ports(compose.compose_file))
         server = servers.get(compose.server_id)

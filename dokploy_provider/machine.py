@@ -120,17 +120,17 @@ class MachineService:
         version = self.client.version()
         self.client.health()
         lines = [f"Dokploy {version} at {settings.server_url} accepts the API key"]
-        project = self._find_project()
+        project = self.find_project()
         if project is None:
             lines.append(f"project {settings.project_name!r} will be created on first use")
         elif settings.environment_name and version.has_environments:
-            env = self._find_environment(project)
+            env = self.find_environment(project)
             if env is None:
                 lines.append(
                     f"environment {settings.environment_name!r} will be created on first use"
                 )
         if settings.server_id:
-            server = self._resolve_server(project=None, choose_auto=settings.auto_server)
+            server = self.resolve_server(project=None, choose_auto=settings.auto_server)
             if server is not None:
                 lines.append(f"workspaces deploy on server {server.name} ({server.ip_address})")
         lines.append(f"SSH ports come from {settings.port_range}")
@@ -243,7 +243,7 @@ class MachineService:
 
     def _start(self, folder: MachineFolder, state: MachineState) -> MachineState:
         try:
-            compose = self._get_owned_compose(state)
+            compose = self.get_owned_compose(state)
         except NotFound:
             raise NotFound(
                 f"the workspace's compose {state.app_name} ({state.compose_id}) no longer "
@@ -277,7 +277,7 @@ class MachineService:
                 logger.info("No workspace recorded for this machine: nothing to stop")
                 return
             try:
-                compose = self._get_owned_compose(state)
+                compose = self.get_owned_compose(state)
             except NotFound:
                 logger.info("The workspace's compose is already gone: nothing to stop")
                 return
@@ -332,16 +332,17 @@ class MachineService:
     # ------------------------------------------------------------------ placement
 
     def _place(self) -> Placement:
-        project = self._find_project() or self._create_project()
+        project = self.find_project() or self._create_project()
         environment_id: str | None = None
         if self.client.version().has_environments:
-            environment = self._find_environment(project) or self._create_environment(project)
+            environment = self.find_environment(project) or self._create_environment(project)
             environment_id = environment.environment_id
-        server = self._resolve_server(project, choose_auto=self.settings.auto_server)
+        server = self.resolve_server(project, choose_auto=self.settings.auto_server)
         server_id = server.server_id if server else None
-        return Placement(project.project_id, environment_id, server_id, self._ssh_host(server))
+        return Placement(project.project_id, environment_id, server_id, self.ssh_host(server))
 
-    def _find_project(self) -> Project | None:
+    def find_project(self) -> Project | None:
+        """The project named DOKPLOY_PROJECT_NAME (the oldest, if Dokploy holds several)."""
         matches = [p for p in self.client.list_projects() if p.name == self.settings.project_name]
         # Names are not unique in Dokploy; concurrent first creates may each make one. All
         # machines agree on the oldest, so workspaces never spread over duplicates.
@@ -353,7 +354,7 @@ class MachineService:
         created = self.client.create_project(
             self.settings.project_name, "DevPod workspaces (managed by dokploy-provider)"
         )
-        project = self._find_project()
+        project = self.find_project()
         if project is not None and project.project_id != created.project.project_id:
             # Another create made the same project at the same moment and it is older: use
             # that one and remove ours, which is still empty.
@@ -370,7 +371,8 @@ class MachineService:
             )
         return project
 
-    def _find_environment(self, project: Project) -> Environment | None:
+    def find_environment(self, project: Project) -> Environment | None:
+        """DOKPLOY_ENVIRONMENT_NAME in ``project``, else its default environment."""
         environments = project.environments or self.client.list_environments(project.project_id)
         wanted = self.settings.environment_name
         if wanted:
@@ -398,12 +400,14 @@ class MachineService:
         logger.info("Creating Dokploy environment %r in project %r", wanted, project.name)
         self.client.create_environment(project.project_id, wanted, "DevPod workspaces")
         refreshed = self.client.get_project(project.project_id)
-        environment = self._find_environment(refreshed)
+        environment = self.find_environment(refreshed)
         if environment is None:
             raise NotFound(f"environment {wanted!r} was created but is not listed")
         return environment
 
-    def _resolve_server(self, project: Project | None, *, choose_auto: bool) -> Server | None:
+    def resolve_server(self, project: Project | None, *, choose_auto: bool) -> Server | None:
+        """The deploy server DOKPLOY_SERVER_ID names (``None``: the Dokploy host); with
+        ``auto``, the active deploy server holding the fewest DevPod workspaces."""
         wanted = self.settings.server_id.strip()
         if not wanted:
             return None
@@ -428,7 +432,9 @@ class MachineService:
             hint=f"valid ids: {valid}; or `auto`, or empty for the Dokploy host",
         )
 
-    def _ssh_host(self, server: Server | None) -> str:
+    def ssh_host(self, server: Server | None) -> str:
+        """Where workspaces on ``server`` are reached: DOKPLOY_SSH_HOST, else the server's IP,
+        else Dokploy's configured IP, else the URL's host."""
         if self.settings.ssh_host_override:
             return self.settings.ssh_host_override
         if server is not None and server.ip_address:
@@ -438,7 +444,8 @@ class MachineService:
 
     # ------------------------------------------------------------------ composes and ports
 
-    def _all_composes(self) -> list[Compose]:
+    def all_composes(self) -> list[Compose]:
+        """Every compose the API key can see, in full (compose files included)."""
         summaries: list[ComposeSummary] = []
         for project in self.client.list_projects():
             summaries.extend(project.all_composes)
@@ -454,7 +461,7 @@ class MachineService:
 
     def _workspaces_per_server(self) -> dict[str | None, int]:
         counts: dict[str | None, int] = {}
-        for compose in self._all_composes():
+        for compose in self.all_composes():
             if compose_file.owner_of(compose.description):
                 counts[compose.server_id] = counts.get(compose.server_id, 0) + 1
         return counts
@@ -487,7 +494,7 @@ class MachineService:
 
     def _ports_of_other_composes(self, state: MachineState) -> dict[int, list[Compose]]:
         ports: dict[int, list[Compose]] = {}
-        for compose in self._all_composes():
+        for compose in self.all_composes():
             if compose.compose_id == state.compose_id or compose.server_id != state.server_id:
                 continue
             for port in published_ports(compose.compose_file):
@@ -642,7 +649,7 @@ class MachineService:
         that crashed before recording the id)."""
         if state.compose_id:
             try:
-                return self._get_owned_compose(state)
+                return self.get_owned_compose(state)
             except NotFound:
                 return None
         if state.project_id is None:
@@ -661,7 +668,8 @@ class MachineService:
                 return compose
         return None
 
-    def _get_owned_compose(self, state: MachineState) -> Compose:
+    def get_owned_compose(self, state: MachineState) -> Compose:
+        """The machine's compose; NotOwned if its marker names another machine."""
         assert state.compose_id is not None
         compose = self.client.get_compose(state.compose_id)
         require_owned(compose, state.machine_id)
