@@ -335,7 +335,8 @@ def _quick_ack(sock: socket.socket | None) -> None:
 def _proxy_configured(environ: Mapping[str, str]) -> bool:
     # httpx would send through the proxy; only the full path knows how.
     return any(
-        value.strip() for name, value in environ.items() if name.lower() in _PROXY_VARIABLES
+        environ.get(name, "").strip() or environ.get(name.upper(), "").strip()
+        for name in _PROXY_VARIABLES
     )
 
 
