@@ -11,9 +11,8 @@ import threading
 from types import FrameType
 
 from .emulator import Emulator
+from .process import API_KEY_ENV
 from .versions import DEFAULT_VERSION, VersionError, parse_version
-
-API_KEY_ENV = "DOKPLOY_EMULATOR_API_KEY"
 
 
 def _version(text: str) -> str:

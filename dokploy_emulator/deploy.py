@@ -76,12 +76,10 @@ class Workspace:
             lines += [(compose.get("env") or "").strip(), "DOCKER_CONFIG=/root/.docker"]
             (code / ".env").write_text("\n".join(x for x in lines if x) + "\n", encoding="utf-8")
 
-    def load(self, app_name: str, from_text: str | None = None) -> ComposeSpec:
-        """Parse the compose file on disk (or ``from_text``) with the ``.env`` next to it."""
+    def load(self, app_name: str) -> ComposeSpec:
+        """Parse the compose file on disk with the ``.env`` next to it."""
         code = self.code_dir(app_name)
-        text = from_text
-        if text is None:
-            text = (code / "docker-compose.yml").read_text(encoding="utf-8")
+        text = (code / "docker-compose.yml").read_text(encoding="utf-8")
         env_file = code / ".env"
         variables = parse_dotenv(env_file.read_text(encoding="utf-8")) if env_file.exists() else {}
         return parse_compose(text, variables, app_name)

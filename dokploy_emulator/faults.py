@@ -32,7 +32,7 @@ class Faults:
 
     def set(self, **changes: Any) -> None:
         """Set some knobs, e.g. ``faults.set(fail_next_deploys=1, deploy_error="boom")``."""
-        names = {f.name: f.type for f in fields(FaultSettings)}
+        names = {f.name for f in fields(FaultSettings)}
         with self._lock:
             for name, raw in changes.items():
                 if name not in names:

@@ -129,9 +129,6 @@ class Procedures:
         return None
 
     # --- rendering helpers (call with the lock held) ---
-    def _compose_row(self, compose: Row) -> Row:
-        return public(compose)
-
     def _find_compose(self, compose_id: str) -> Row:
         compose = self.store.composes.get(compose_id)
         if compose is None:
@@ -162,6 +159,12 @@ class Procedures:
             tree["libsql"] = []
         tree["compose"] = [compose_render(c)
                            for c in self._composes_in("environmentId", env["environmentId"])]
+        return tree
+
+    def _environment_with_project(self, env: Row, compose_render: Callable[[Row], Row]) -> Row:
+        tree = self._environment_tree(env, compose_render)
+        project = self.store.projects.get(env["projectId"])
+        tree["project"] = public(project) if project else None
         return tree
 
     def _environments_of(self, project_id: str) -> list[Row]:
@@ -304,15 +307,12 @@ class Procedures:
 
     def environment_by_project(self, data: dict[str, Any]) -> Any:
         """``environment.byProjectId``: oldest first."""
+        def render(compose: Row) -> Row:
+            return {**self._compose_one_summary(compose), "icon": compose.get("icon")}
+
         with self.store.lock:
-            project = self.store.projects.get(data["projectId"])
-            out = []
-            for env in self._environments_of(data["projectId"]):
-                tree = self._environment_tree(env, lambda c: {
-                    **self._compose_one_summary(c), "icon": c.get("icon")})
-                tree["project"] = public(project) if project else None
-                out.append(tree)
-            return out
+            return [self._environment_with_project(env, render)
+                    for env in self._environments_of(data["projectId"])]
 
     def environment_one(self, data: dict[str, Any]) -> Any:
         """``environment.one``."""
@@ -320,10 +320,7 @@ class Procedures:
             env = self.store.environments.get(data["environmentId"])
             if env is None:
                 raise not_found("Environment not found")
-            tree = self._environment_tree(env, public)
-            project = self.store.projects.get(env["projectId"])
-            tree["project"] = public(project) if project else None
-            return tree
+            return self._environment_with_project(env, public)
 
     def environment_remove(self, data: dict[str, Any]) -> Any:
         """``environment.remove``: not the default one, not while it holds services."""

@@ -164,7 +164,7 @@ class SshdRuntime:
                                for c in existing):
                 for container in existing:
                     log_line(f" Container {container.name}  Stopping")
-                    self._kill(container, 0)
+                    self._kill(container)
                     self._remove(container)
                 existing = []
             by_service = {c.service.name: c for c in existing}
@@ -193,12 +193,12 @@ class SshdRuntime:
             for container in self._projects.get(project, []):
                 container.refresh()
                 if container.state == "running":
-                    self._kill(container, 0)
+                    self._kill(container)
 
     def down(self, project: str, volumes: bool) -> None:
         with self._lock:
             for container in self._projects.pop(project, []):
-                self._kill(container, 0)
+                self._kill(container)
                 self._remove(container)
             names = self._volumes.pop(project, set())
             if volumes:
@@ -218,7 +218,7 @@ class SshdRuntime:
         with self._lock:
             for containers in self._projects.values():
                 for container in containers:
-                    self._kill(container, 0)
+                    self._kill(container)
 
     # --- internals ---
     def _create(self, project: str, service: ServiceSpec, spec: ComposeSpec) -> _Container:
@@ -293,7 +293,8 @@ class SshdRuntime:
             raise RuntimeFailure(f"container {container.name} exited (1): {exc}") from exc
         container.sshd = sshd
 
-    def _kill(self, container: _Container, exit_code: int) -> None:
+    def _kill(self, container: _Container) -> None:
+        """Stop the container as ``docker stop`` does: its sshd goes, it exits with 0."""
         if container.sshd is not None:
             container.sshd.stop()
             container.sshd = None
@@ -304,8 +305,7 @@ class SshdRuntime:
             while port is not None and not port_bindable(port) and time.monotonic() < deadline:
                 time.sleep(0.01)
         if container.state == "running":
-            container.state, container.exit_code, container.changed_at = (
-                "exited", exit_code, time.time())
+            container.state, container.exit_code, container.changed_at = "exited", 0, time.time()
 
     def _remove(self, container: _Container) -> None:
         shutil.rmtree(container.workdir, ignore_errors=True)

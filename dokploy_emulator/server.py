@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -26,12 +26,11 @@ MAX_BODY = 1024 * 1024  # Next.js' default API body limit
 
 @dataclass
 class Response:
-    """Status, raw body (``b""`` for an empty body) and extra headers."""
+    """Status, raw body (``b""`` for an empty body) and content type."""
 
     status: int
     body: bytes = b""
     content_type: str | None = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 def _json(value: Any) -> bytes:
@@ -152,8 +151,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(response.status)
         if response.content_type:
             self.send_header("Content-Type", response.content_type)
-        for key, value in response.headers.items():
-            self.send_header(key, value)
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
         if self.command != "HEAD" and response.body:

@@ -212,3 +212,20 @@ def free_port_block(size: int, attempts: int = 200) -> int:
         if all(port_bindable(base + i) for i in range(size)):
             return base
     raise RuntimeError(f"no block of {size} free ports on {LISTEN_ADDRESS}")
+
+
+def start_on_free_port(
+    workdir: Path, host_key_pem: bytes, authorized_keys: str, attempts: int = 3
+) -> SshdProcess:
+    """Start an sshd on a port :func:`free_port` picked, picking again when another process
+    took it between the pick and sshd's listen; raise :class:`SshdError` after ``attempts``."""
+    last: SshdError | None = None
+    for _ in range(attempts):
+        sshd = SshdProcess(workdir, SshdSpec(free_port(), host_key_pem, authorized_keys))
+        try:
+            sshd.start()
+        except SshdError as exc:
+            last = exc
+            continue
+        return sshd
+    raise SshdError(f"sshd did not start in {attempts} attempts: {last}")

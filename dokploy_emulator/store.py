@@ -98,13 +98,6 @@ class Store:
             },
         }
 
-    def compose_by_app_name(self, app_name: str) -> Row | None:
-        """The compose whose appName is ``app_name``, if any."""
-        for row in self.composes.values():
-            if row["appName"] == app_name:
-                return row
-        return None
-
     def deployments_of(self, compose_id: str) -> list[Row]:
         """Deployment rows of one compose, newest first."""
         rows = [d for d in self.deployments.values() if d["composeId"] == compose_id]

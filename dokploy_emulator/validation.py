@@ -105,12 +105,9 @@ class _Validator:
     def size(self, kind: str, origin: str, bound: float, path: list[Any]) -> None:
         bound_out = _clean_number(bound)
         if self.v4:
-            if origin == "string":
-                rel = ">=" if kind == "too_small" else "<="
-                msg = f"expected string to have {rel}{bound_out} characters"
-            else:
-                rel = ">=" if kind == "too_small" else "<="
-                msg = f"expected number to be {rel}{bound_out}"
+            rel = ">=" if kind == "too_small" else "<="
+            msg = (f"expected string to have {rel}{bound_out} characters" if origin == "string"
+                   else f"expected number to be {rel}{bound_out}")
             word = "Too small" if kind == "too_small" else "Too big"
             self.issues.append({
                 "origin": origin, "code": kind,
@@ -149,7 +146,7 @@ class _Validator:
             })
             return
         joined = " | ".join(f"'{o}'" for o in options)
-        if not isinstance(value, str) or value is _MISSING:
+        if not isinstance(value, str):
             self.invalid_type(joined, value, path)
             return
         self.issues.append({
@@ -159,10 +156,11 @@ class _Validator:
 
     # --- walking the schema ---
     def check(self, schema: Schema, value: Any, path: list[Any], coerce: bool) -> Any:
+        """Issues for ``value`` (never ``_MISSING``: ``_object`` reports missing keys)."""
         if "anyOf" in schema:
             return self._any_of(schema["anyOf"], value, path, coerce)
         if "enum" in schema:
-            if value is _MISSING or value not in schema["enum"]:
+            if value not in schema["enum"]:
                 self.enum(list(schema["enum"]), value, path)
             return value
         kind = schema.get("type")
@@ -179,7 +177,7 @@ class _Validator:
         if kind in ("number", "integer"):
             return self._number(schema, value, path, coerce)
         if kind == "boolean":
-            if coerce and value is not _MISSING:
+            if coerce:
                 return js_truthy(value)
             if not isinstance(value, bool):
                 self.invalid_type("boolean", value, path)
@@ -247,7 +245,7 @@ class _Validator:
         return value
 
     def _number(self, schema: Schema, value: Any, path: list[Any], coerce: bool) -> Any:
-        if coerce and value is not _MISSING:
+        if coerce:
             value = js_number(value)
         if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
             self.invalid_type("number", value, path)

@@ -3,7 +3,8 @@
 Both HTTP clients use it: :class:`dokploy_provider.dokploy.DokployClient` (httpx) and the
 ``status`` fast path (:mod:`dokploy_provider.fast_status`, ``http.client``). A rejected key, an
 unreachable server or a 404 therefore gives the same exception class, message and exit code
-whichever client met it.
+whichever client met it. The two clients also share from here what they send (headers) and
+how they retry a query (:data:`RETRY_ATTEMPTS` and the constants after it).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import ssl
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from dokploy_provider import log
+from dokploy_provider import __version__, log
 from dokploy_provider.errors import (
     AuthenticationFailed,
     ConfigurationError,
@@ -28,6 +29,11 @@ from dokploy_provider.errors import (
 )
 
 MESSAGE_MAX = 300
+
+#: How both clients retry a query: tries, time budget (s), backoff multiplier (s).
+RETRY_ATTEMPTS = 3
+RETRY_MAX_SECONDS = 10.0
+RETRY_BACKOFF_SECONDS = 0.5
 
 API_KEY_HINT = (
     "check DOKPLOY_API_TOKEN; create a key in the Dokploy dashboard under Settings → Profile → "
@@ -75,6 +81,15 @@ def is_tls_verify_failure(exc: BaseException) -> bool:
         return True
     text = " ".join(str(item) for item in chain).lower()
     return "certificate_verify_failed" in text or "certificate verify failed" in text
+
+
+def api_headers(api_token: str) -> dict[str, str]:
+    """The headers of every request: the (stripped) API key, JSON, and who is asking."""
+    return {
+        "x-api-key": api_token.strip(),
+        "Accept": "application/json",
+        "User-Agent": f"dokploy-provider/{__version__}",
+    }
 
 
 def token_problem(api_token: str) -> ConfigurationError | None:

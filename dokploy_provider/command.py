@@ -155,6 +155,16 @@ def _diagnosis(state: Any, err: Any) -> str | None:
     return sentence.strip() if isinstance(sentence, str) and sentence.strip() else None
 
 
+def _ssh_failure(doing: str, state: Any, exc: Any) -> NoReturn:
+    """Report a failed SSH step in one line, with the diagnoser's sentence if any, and exit."""
+    line = f"{PREFIX}: {doing}: {exc}"
+    sentence = _diagnosis(state, exc)
+    if sentence:
+        line += f" ({sentence})"
+    _say(line)
+    _exit(exc.exit_code)
+
+
 def main() -> NoReturn:
     """Entry point of ``dokploy-provider command``; never returns."""
     _install_signal_handlers()
@@ -220,7 +230,6 @@ def _run() -> NoReturn:
     _quiet_library_logs()
     from dokploy_provider import pump, ssh
 
-    tried = f"running the command in the workspace at {state.target}"
     _debug_line(
         f"loaded state in {1000 * (time.monotonic() - started):.0f} ms; "
         f"connecting to {state.target}"
@@ -228,12 +237,7 @@ def _run() -> NoReturn:
     try:
         conn = ssh.connect(state, folder.client_key_path, timeout=CONNECT_TIMEOUT)
     except SSHError as exc:
-        line = f"{PREFIX}: connecting to {state.target}: {exc}"
-        sentence = _diagnosis(state, exc)
-        if sentence:
-            line += f" ({sentence})"
-        _say(line)
-        _exit(exc.exit_code)
+        _ssh_failure(f"connecting to {state.target}", state, exc)
     except ProviderError as exc:
         _say(f"{PREFIX}: connecting to {state.target}: {exc}")
         _exit(exc.exit_code)
@@ -248,11 +252,6 @@ def _run() -> NoReturn:
     except pump.StdoutClosed:
         _exit(EXIT_STDOUT_CLOSED)
     except SSHError as exc:
-        line = f"{PREFIX}: {tried}: {exc}"
-        sentence = _diagnosis(state, exc)
-        if sentence:
-            line += f" ({sentence})"
-        _say(line)
-        _exit(exc.exit_code)
+        _ssh_failure(f"running the command in the workspace at {state.target}", state, exc)
     _debug_line(f"remote exited {status} after {1000 * (time.monotonic() - started):.0f} ms")
-    _exit(status & 0xFF if status > 255 else status)
+    _exit(status & 0xFF)  # pump.run never returns a negative status

@@ -24,10 +24,8 @@ from typing import Any
 
 import yaml
 
-from dokploy_provider.marker import MARKER_PREFIX, Marker, owner_of, parse_marker
+from dokploy_provider.marker import MARKER_PREFIX
 from dokploy_provider.options import Settings, parse_memory
-
-__all__ = ["Marker", "owner_of", "parse_marker"]  # re-exported: callers read markers here
 
 SERVICE_NAME = "workspace"
 SSH_CONTAINER_PORT = 22
@@ -38,6 +36,8 @@ ENV_AUTHORIZED_KEY = "DEVPOD_SSH_AUTHORIZED_KEY"
 ENV_HOST_KEY = "DEVPOD_SSH_HOST_KEY"
 ENV_MACHINE_ID = "DEVPOD_MACHINE_ID"
 ENV_AGENT_PATH = "DEVPOD_AGENT_PATH"
+#: What `plan` shows instead of the private host key.
+MASKED = "***"
 DOCKER_VOLUME = "docker-data"
 DEVPOD_VOLUME = "devpod-data"
 #: What ``agent.exec.shutdown`` runs: SIGTERM to PID 1 (tini), which the boot script turns
@@ -251,15 +251,3 @@ def _resources(settings: Settings) -> dict[str, Any]:
         device["count"] = "all" if gpu == "all" else int(gpu)
         limits["deploy"] = {"resources": {"reservations": {"devices": [device]}}}
     return limits
-
-
-def mask_secrets(compose_text: str) -> str:
-    """The compose text with the private host key replaced, for ``plan`` and logs."""
-    lines = []
-    for line in compose_text.splitlines():
-        if line.strip().startswith(f"{ENV_HOST_KEY}:"):
-            indent = line[: len(line) - len(line.lstrip())]
-            lines.append(f"{indent}{ENV_HOST_KEY}: '***'")
-        else:
-            lines.append(line)
-    return "\n".join(lines) + "\n"

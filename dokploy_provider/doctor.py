@@ -35,7 +35,7 @@ from dokploy_provider.errors import (
 if TYPE_CHECKING:
     from dokploy_provider.dokploy import DokployClient
     from dokploy_provider.machine import MachineService
-    from dokploy_provider.models import DokployVersion, Project, Server
+    from dokploy_provider.models import Compose, DokployVersion, Project, Server
     from dokploy_provider.options import Settings
     from dokploy_provider.state import MachineFolder, MachineState
 
@@ -130,7 +130,7 @@ def _default_client(settings: Settings) -> DokployClient:
     return DokployClient(
         settings.server_url,
         settings.token,
-        connect_timeout=min(10.0, settings.http_timeout),
+        connect_timeout=settings.connect_timeout,
         read_timeout=settings.http_timeout,
         retry_attempts=1,
     )
@@ -364,24 +364,17 @@ class Doctor:
         return f"{host} (from {source}) resolves to {', '.join(addresses)}"
 
     def _check_ports(self) -> str:
-        from dokploy_provider import compose as compose_file
-        from dokploy_provider.ports import published_ports
-
         settings = self._settings()
         port_range = settings.port_range
         server = self.found.server
         server_id = server.server_id if server else None
         where = f"server {server.name}" if server else "the Dokploy host"
         logger.info("Reading the ports every compose on %s publishes…", where)
-        taken: dict[int, list[str]] = {}
-        for compose in self._service().all_composes():
-            if compose.server_id != server_id:
-                continue
-            owner = compose_file.owner_of(compose.description)
-            label = compose.app_name + (f" (machine {owner})" if owner else "")
-            for port in published_ports(compose.compose_file):
-                if port in port_range:
-                    taken.setdefault(port, []).append(label)
+        taken = {
+            port: [_label(compose) for compose in composes]
+            for port, composes in self._service().ports_on_server(server_id).items()
+            if port in port_range
+        }
         free = len(port_range) - len(taken)
         self.found.data["ports"] = {
             "range": str(port_range),
@@ -523,6 +516,14 @@ class Doctor:
     def _state(self) -> MachineState:
         assert self.found.state is not None
         return self.found.state
+
+
+def _label(compose: Compose) -> str:
+    """A compose's app name, and the DevPod machine whose marker it carries."""
+    from dokploy_provider.marker import owner_of
+
+    owner = owner_of(compose.description)
+    return compose.app_name + (f" (machine {owner})" if owner else "")
 
 
 def read_env_file(path: Path) -> dict[str, str]:

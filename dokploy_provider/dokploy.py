@@ -28,9 +28,13 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from dokploy_provider import __version__, log
+from dokploy_provider import log
 from dokploy_provider.api_errors import (
+    RETRY_ATTEMPTS,
+    RETRY_BACKOFF_SECONDS,
+    RETRY_MAX_SECONDS,
     FailureKind,
+    api_headers,
     describe_transport_failure,
     is_tls_verify_failure,
     one_line,
@@ -55,10 +59,7 @@ from dokploy_provider.models import (
     Project,
     Server,
 )
-from dokploy_provider.urls import ServerURL
-
-#: Multiplier of the exponential backoff between retries, in seconds. Tests set it to 0.
-RETRY_BACKOFF_SECONDS = 0.5
+from dokploy_provider.urls import EXAMPLE, ServerURL
 
 _http_log = log.get("http")
 _log = log.get("dokploy")
@@ -72,13 +73,6 @@ class _RetryableStatus(Exception):
     def __init__(self, response: httpx.Response) -> None:
         super().__init__(f"HTTP {response.status_code}")
         self.response = response
-
-
-def _describe_transport_error(
-    exc: httpx.TransportError, connect_timeout: float, read_timeout: float
-) -> tuple[str, str]:
-    """``(cause in plain words, hint)`` for a failure that produced no HTTP response."""
-    return describe_transport_failure(exc, _failure_kind(exc), connect_timeout, read_timeout)
 
 
 def _failure_kind(exc: httpx.TransportError) -> FailureKind:
@@ -138,9 +132,8 @@ class DokployClient:
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
-        retry_attempts: int = 3,
-        retry_max_seconds: float = 10.0,
-        user_agent: str = f"dokploy-provider/{__version__}",
+        retry_attempts: int = RETRY_ATTEMPTS,
+        retry_max_seconds: float = RETRY_MAX_SECONDS,
     ) -> None:
         token = (api_token or "").strip()
         log.register_secret(api_token)
@@ -155,11 +148,7 @@ class DokployClient:
         self._retry_max_seconds = max(0.0, retry_max_seconds)
         self._version: DokployVersion | None = None
         self._http = httpx.Client(
-            headers={
-                "x-api-key": token,
-                "Accept": "application/json",
-                "User-Agent": user_agent,
-            },
+            headers=api_headers(token),
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             transport=transport,
             follow_redirects=False,
@@ -215,7 +204,7 @@ class DokployClient:
                 endpoint=endpoint,
                 status_code=404,
                 hint="check DOKPLOY_SERVER_URL: use the panel's address without extra path, "
-                "e.g. http://203.0.113.10:3000",
+                f"e.g. {EXAMPLE}",
             ) from exc
         if not isinstance(data, str):
             raise self._unexpected(endpoint, f"expected a version string, got {_kind(data)}")
@@ -619,7 +608,7 @@ class DokployClient:
             stop=stop_after_attempt(self._retry_attempts)
             | stop_after_delay(self._retry_max_seconds),
             wait=wait_random_exponential(
-                multiplier=RETRY_BACKOFF_SECONDS, max=max(self._retry_max_seconds, 0.0)
+                multiplier=RETRY_BACKOFF_SECONDS, max=self._retry_max_seconds
             ),
             retry=retry_if_exception(_retryable_get if is_get else _retryable_post),
             before_sleep=self._retry_logger(method, endpoint),
@@ -635,7 +624,9 @@ class DokployClient:
         except _RetryableStatus as exc:
             return exc.response
         except httpx.TransportError as exc:
-            cause, hint = _describe_transport_error(exc, self._connect_timeout, self._read_timeout)
+            cause, hint = describe_transport_failure(
+                exc, _failure_kind(exc), self._connect_timeout, self._read_timeout
+            )
             raise unreachable_error(self._url, endpoint, cause, hint) from exc
         raise AssertionError("retry loop ended without a result")  # pragma: no cover
 

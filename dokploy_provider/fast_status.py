@@ -28,9 +28,13 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
-from dokploy_provider import __version__, log
+from dokploy_provider import log
 from dokploy_provider.api_errors import (
+    RETRY_ATTEMPTS,
+    RETRY_BACKOFF_SECONDS,
+    RETRY_MAX_SECONDS,
     FailureKind,
+    api_headers,
     describe_transport_failure,
     is_tls_verify_failure,
     status_error,
@@ -40,6 +44,7 @@ from dokploy_provider.api_errors import (
 from dokploy_provider.errors import ConfigurationError, ProviderError
 from dokploy_provider.option_values import (
     STATUS_DEFAULTS,
+    connect_timeout,
     machine_folder_from_env,
     machine_id_from_env,
     option_value,
@@ -47,11 +52,6 @@ from dokploy_provider.option_values import (
     parse_duration,
 )
 from dokploy_provider.urls import ServerURL, parse_server_url
-
-#: The same retry policy as DokployClient's queries: tries, time budget, backoff multiplier.
-RETRY_ATTEMPTS = 3
-RETRY_MAX_SECONDS = 10.0
-RETRY_BACKOFF_SECONDS = 0.5
 
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 _http_log = log.get("http")
@@ -189,11 +189,7 @@ class FastClient:
         backoff: float = RETRY_BACKOFF_SECONDS,
     ) -> None:
         self._url = server_url
-        self._headers = {
-            "x-api-key": api_token.strip(),
-            "Accept": "application/json",
-            "User-Agent": f"dokploy-provider/{__version__}",
-        }
+        self._headers = api_headers(api_token)
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._attempts = max(1, attempts)
@@ -234,7 +230,7 @@ class FastClient:
 
     def get(self, endpoint: str, params: Mapping[str, str]) -> Any:
         """One query's decoded JSON body (``None`` when empty), or the mapped exception."""
-        path = f"{self._url.path_prefix}/api/{endpoint}?{urlencode(params)}"
+        path = f"{self._url.api_path}/{endpoint}?{urlencode(params)}"
         started = time.monotonic()
         attempt = 0
         while True:
@@ -386,7 +382,7 @@ def answer(inputs: _Inputs) -> str:
     with FastClient(
         inputs.server_url,
         inputs.token,
-        connect_timeout=min(10.0, inputs.http_timeout),
+        connect_timeout=connect_timeout(inputs.http_timeout),
         read_timeout=inputs.http_timeout,
     ) as client:
         return workspace_status(

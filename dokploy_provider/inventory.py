@@ -15,12 +15,17 @@ from typing import Any
 
 import yaml
 
-from dokploy_provider import compose as compose_file
 from dokploy_provider.errors import ProviderError, StateError
 from dokploy_provider.machine import MachineService
+from dokploy_provider.marker import Marker, parse_marker
 from dokploy_provider.models import Compose, Server
 from dokploy_provider.ports import published_ports
-from dokploy_provider.state import MachineFolder, MachineState
+from dokploy_provider.state import (
+    MachineFolder,
+    MachineState,
+    installation_owner,
+    machines_dir,
+)
 
 LOCAL_SERVER = "dokploy host"
 
@@ -30,7 +35,7 @@ class Workspace:
     """One compose carrying our marker, and what this installation knows about it."""
 
     compose: Compose
-    marker: compose_file.Marker
+    marker: Marker
     local_state: MachineState | None
     ours: bool
     container_state: str
@@ -44,12 +49,22 @@ class Workspace:
 
 
 def find_workspaces(
-    service: MachineService, machines: Path, owner: str, *, with_containers: bool = True
+    service: MachineService,
+    machines: Path | None = None,
+    owner: str | None = None,
+    *,
+    with_containers: bool = True,
 ) -> list[Workspace]:
-    """Every compose with our marker on the server, oldest first."""
+    """Every compose with our marker on the server, oldest first.
+
+    ``machines`` is DevPod's machines folder and ``owner`` this installation's id; both
+    default to what the environment says (:func:`state.machines_dir`).
+    """
+    machines = machines or machines_dir()
+    owner = owner or installation_owner(machines)
     found: list[Workspace] = []
     for compose in service.all_composes():
-        marker = compose_file.parse_marker(compose.description)
+        marker = parse_marker(compose.description)
         if marker is None:
             continue
         container_state = "-"

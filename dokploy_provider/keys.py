@@ -50,11 +50,6 @@ class MachineKeys:
     host_fingerprint: str
 
 
-def _fingerprint_of_blob(blob: bytes) -> str:
-    digest = hashlib.sha256(blob).digest()
-    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
-
-
 def _public_line(key: Ed25519PrivateKey, comment: str) -> str:
     public = key.public_key().public_bytes(
         serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
@@ -92,12 +87,13 @@ def public_key_blob(line: str) -> bytes:
 
 def fingerprint_of_public_line(line: str) -> str:
     """OpenSSH's SHA256 fingerprint of a public key line, e.g. ``SHA256:abc...`` (no padding)."""
-    return _fingerprint_of_blob(public_key_blob(line))
+    return fingerprint_of_blob(public_key_blob(line))
 
 
 def fingerprint_of_blob(blob: bytes) -> str:
     """OpenSSH's SHA256 fingerprint of a binary public key (as sent in the SSH handshake)."""
-    return _fingerprint_of_blob(blob)
+    digest = hashlib.sha256(blob).digest()
+    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
 
 
 def load_keypair(path: Path, comment: str = "") -> KeyPair:

@@ -8,7 +8,7 @@ in the compose's description; nothing is ever found by scanning ports or by name
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,6 +25,7 @@ from dokploy_provider.errors import (
     StateError,
 )
 from dokploy_provider.keys import ensure_machine_keys, host_key_b64
+from dokploy_provider.marker import owner_of
 from dokploy_provider.models import (
     Compose,
     ComposeSummary,
@@ -46,7 +47,6 @@ from dokploy_provider.status import (
     Status,
     newest_deployment,
     require_owned,
-    sshd_answers,
     workspace_status,
 )
 
@@ -326,7 +326,6 @@ class MachineService:
             self.client.get_containers,
             deploy_timeout=self.settings.deploy_timeout,
             ready_timeout=self.settings.ready_timeout,
-            probe=sshd_answers,
         )
 
     # ------------------------------------------------------------------ placement
@@ -462,7 +461,7 @@ class MachineService:
     def _workspaces_per_server(self) -> dict[str | None, int]:
         counts: dict[str | None, int] = {}
         for compose in self.all_composes():
-            if compose_file.owner_of(compose.description):
+            if owner_of(compose.description):
                 counts[compose.server_id] = counts.get(compose.server_id, 0) + 1
         return counts
 
@@ -492,14 +491,21 @@ class MachineService:
             hint="many workspaces are being created at once; retry `devpod up`",
         )
 
-    def _ports_of_other_composes(self, state: MachineState) -> dict[int, list[Compose]]:
+    def ports_on_server(
+        self, server_id: str | None, *, excluding: str | None = None
+    ) -> dict[int, list[Compose]]:
+        """Host ports the composes on ``server_id`` publish (read from their compose files),
+        with the composes publishing each; the compose ``excluding`` is left out."""
         ports: dict[int, list[Compose]] = {}
         for compose in self.all_composes():
-            if compose.compose_id == state.compose_id or compose.server_id != state.server_id:
+            if compose.compose_id == excluding or compose.server_id != server_id:
                 continue
             for port in published_ports(compose.compose_file):
                 ports.setdefault(port, []).append(compose)
         return ports
+
+    def _ports_of_other_composes(self, state: MachineState) -> dict[int, list[Compose]]:
+        return self.ports_on_server(state.server_id, excluding=state.compose_id)
 
     def _write_compose_file(self, state: MachineState, client_key: str) -> None:
         assert state.compose_id is not None
@@ -567,7 +573,7 @@ class MachineService:
 
     def _wait_deployment(
         self, state: MachineState, *, previous: str | None, progress: Progress
-    ) -> Deployment:
+    ) -> None:
         assert state.compose_id is not None
         deadline = time.monotonic() + self.settings.deploy_timeout
         delay = POLL_START
@@ -575,7 +581,7 @@ class MachineService:
             newest = newest_deployment(self.client.list_deployments(state.compose_id))
             if newest is not None and newest.deployment_id != previous:
                 if newest.status == "done":
-                    return newest
+                    return
                 if newest.status in {"error", "cancelled"}:
                     raise self._deploy_failure(newest)
                 progress.tick("deployment running")
@@ -658,12 +664,11 @@ class MachineService:
             project = self.client.get_project(state.project_id)
         except NotFound:
             return None
-        candidates: Iterable[ComposeSummary] = project.all_composes
-        for summary in candidates:
+        for summary in project.all_composes:
             if summary.name != state.machine_id:
                 continue
             compose = self._get_compose_or_none(summary.compose_id)
-            if compose and compose_file.owner_of(compose.description) == state.machine_id:
+            if compose and owner_of(compose.description) == state.machine_id:
                 logger.info("Found compose %s from an earlier attempt", compose.app_name)
                 return compose
         return None

@@ -25,6 +25,8 @@ _MACHINE_ID = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 MAX_MACHINE_ID_LENGTH = 63 - len("devpod-") - 7
 BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 MIN_MEMORY = 64 * 1024**2
+#: The longest wait for a connection, however long DOKPLOY_HTTP_TIMEOUT lets a response take.
+MAX_CONNECT_TIMEOUT = 10.0
 
 
 def parse_duration(value: str) -> float:
@@ -35,6 +37,11 @@ def parse_duration(value: str) -> float:
     if not _GO_DURATION.match(text):
         raise ValueError(f"{value!r} is not a duration like 90s, 10m or 1h30m")
     return sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(text))
+
+
+def connect_timeout(http_timeout: float) -> float:
+    """Seconds to wait for a connection given DOKPLOY_HTTP_TIMEOUT's seconds."""
+    return min(MAX_CONNECT_TIMEOUT, http_timeout)
 
 
 def parse_memory(value: str) -> int:
@@ -155,8 +162,8 @@ def _any(value: str) -> str:
     return value
 
 
-#: Every option of ``provider.yaml``: its check, and whether it must be set. A unit test keeps
-#: this in step with the settings model, which applies the same checks through pydantic.
+#: Every option of ``provider.yaml``: its check, and whether it must be set. The settings model
+#: validates each field with its entry here; a unit test keeps the names and required flags in step.
 OPTION_CHECKS: Mapping[str, tuple[Callable[[str], str], bool]] = {
     "DOKPLOY_SERVER_URL": (check_server_url, True),
     "DOKPLOY_API_TOKEN": (_any, True),
@@ -211,14 +218,19 @@ def option_value(environ: Mapping[str, str], name: str, default: str) -> str:
     return value if value.strip() else default
 
 
+def _machine_variable(name: str, environ: Mapping[str, str] | None) -> str:
+    """``name`` from ``environ`` (default :data:`os.environ`), stripped; DevPod sets it."""
+    value = (os.environ if environ is None else environ).get(name, "").strip()
+    if not value:
+        raise ConfigurationError(
+            f"{name} is not set", hint="this verb is run by DevPod for a machine"
+        )
+    return value
+
+
 def machine_id_from_env(environ: Mapping[str, str] | None = None) -> str:
     """``MACHINE_ID``, validated: lower-case letters, digits and dashes, short enough for Dokploy."""
-    env = os.environ if environ is None else environ
-    machine_id = env.get("MACHINE_ID", "").strip()
-    if not machine_id:
-        raise ConfigurationError(
-            "MACHINE_ID is not set", hint="this verb is run by DevPod for a machine"
-        )
+    machine_id = _machine_variable("MACHINE_ID", environ)
     if not _MACHINE_ID.match(machine_id):
         raise ConfigurationError(
             f"MACHINE_ID {machine_id!r} is invalid",
@@ -235,10 +247,4 @@ def machine_id_from_env(environ: Mapping[str, str] | None = None) -> str:
 
 def machine_folder_from_env(environ: Mapping[str, str] | None = None) -> str:
     """``MACHINE_FOLDER``, required for every machine verb."""
-    env = os.environ if environ is None else environ
-    folder = env.get("MACHINE_FOLDER", "").strip()
-    if not folder:
-        raise ConfigurationError(
-            "MACHINE_FOLDER is not set", hint="this verb is run by DevPod for a machine"
-        )
-    return folder
+    return _machine_variable("MACHINE_FOLDER", environ)

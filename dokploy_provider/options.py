@@ -10,24 +10,18 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dokploy_provider.errors import ConfigurationError
 from dokploy_provider.log import register_secret
 from dokploy_provider.option_values import (
     MAX_MACHINE_ID_LENGTH,
+    OPTION_CHECKS,
     PortRange,
-    check_agent_path,
-    check_bool,
-    check_cpus,
-    check_memory,
-    check_port_range,
-    check_positive_duration,
-    check_server_url,
+    connect_timeout,
     machine_folder_from_env,
     machine_id_from_env,
-    normalize_gpu,
     parse_bool,
     parse_duration,
     parse_memory,
@@ -87,51 +81,16 @@ class Settings(BaseSettings):
     inject_git_credentials: str = Field("true", alias="INJECT_GIT_CREDENTIALS")
     inject_docker_credentials: str = Field("true", alias="INJECT_DOCKER_CREDENTIALS")
 
-    @field_validator("server_url_raw")
+    @field_validator("*")
     @classmethod
-    def _check_url(cls, value: str) -> str:
+    def _check(cls, value: Any, info: ValidationInfo) -> Any:
+        # The option's rule from OPTION_CHECKS, the same one the status fast path applies.
+        name = str(cls.model_fields[str(info.field_name)].alias)
+        check, _ = OPTION_CHECKS[name]
         try:
-            check_server_url(value)
-        except ConfigurationError as exc:
-            raise ValueError(str(exc).removeprefix("DOKPLOY_SERVER_URL ")) from None
-        return value
-
-    @field_validator("port_range_raw")
-    @classmethod
-    def _check_ports(cls, value: str) -> str:
-        return check_port_range(value)
-
-    @field_validator(
-        "http_timeout_raw", "deploy_timeout_raw", "ready_timeout_raw", "inactivity_timeout"
-    )
-    @classmethod
-    def _check_duration(cls, value: str) -> str:
-        return check_positive_duration(value)
-
-    @field_validator("workspace_cpus")
-    @classmethod
-    def _check_cpus(cls, value: str) -> str:
-        return check_cpus(value)
-
-    @field_validator("workspace_memory")
-    @classmethod
-    def _check_memory(cls, value: str) -> str:
-        return check_memory(value)
-
-    @field_validator("workspace_gpu")
-    @classmethod
-    def _check_gpu(cls, value: str) -> str:
-        return normalize_gpu(value)
-
-    @field_validator("keep_volumes_raw", "inject_git_credentials", "inject_docker_credentials")
-    @classmethod
-    def _check_bool(cls, value: str) -> str:
-        return check_bool(value)
-
-    @field_validator("agent_path")
-    @classmethod
-    def _check_agent_path(cls, value: str) -> str:
-        return check_agent_path(value)
+            return check(value)
+        except ConfigurationError as exc:  # the URL's message names the option itself
+            raise ValueError(str(exc).removeprefix(f"{name} ")) from None
 
     # Derived, typed views -------------------------------------------------------------
 
@@ -149,6 +108,11 @@ class Settings(BaseSettings):
     def http_timeout(self) -> float:
         """Seconds to wait for one API response."""
         return parse_duration(self.http_timeout_raw)
+
+    @property
+    def connect_timeout(self) -> float:
+        """Seconds to wait for a connection to Dokploy (the HTTP timeout, at most 10 s)."""
+        return connect_timeout(self.http_timeout)
 
     @property
     def deploy_timeout(self) -> float:

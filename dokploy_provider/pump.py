@@ -33,6 +33,7 @@ from paramiko.common import (
 )
 
 from dokploy_provider.errors import SSHConnectionLost
+from dokploy_provider.ssh import describe
 
 #: Bytes asked of the channel per ``recv``: at least the channel window, so one call takes
 #: everything buffered. Paramiko's BufferedPipe deletes a partial read's prefix from an array
@@ -41,8 +42,6 @@ from dokploy_provider.errors import SSHConnectionLost
 CHANNEL_READ_SIZE = 8 * 1024 * 1024
 #: Bytes read from local stdin per call.
 STDIN_READ_SIZE = 256 * 1024
-#: Exit code when our own stdout was closed by the reader (like a process killed by SIGPIPE).
-EXIT_STDOUT_CLOSED = 141
 #: Exit code when the remote died of a signal whose name we do not know.
 EXIT_UNKNOWN_SIGNAL = 255
 
@@ -71,6 +70,14 @@ def set_binary_mode(*fds: int) -> None:
         for fd in fds:
             with contextlib.suppress(OSError):
                 msvcrt.setmode(fd, os.O_BINARY)
+
+
+def _reader_gone(exc: OSError) -> bool:
+    """Whether a failed write means the reader of the fd went away."""
+    return isinstance(exc, BrokenPipeError | ConnectionResetError) or exc.errno in (
+        32,
+        232,  # EPIPE, Windows ERROR_NO_DATA
+    )
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -289,13 +296,9 @@ class DirectOutput:
             try:
                 _write_all(self.pump.stdout_fd, data)
             except OSError as exc:
-                self._stdout_ok = False  # later output is dropped, as the reader thread did
-                if isinstance(exc, BrokenPipeError | ConnectionResetError) or exc.errno in (
-                    32,
-                    232,  # EPIPE, Windows ERROR_NO_DATA
-                ):
-                    self.pump.stdout_closed.set()
-                    self.pump._outputs_done.set()
+                self._stdout_ok = False  # later output is dropped
+                if _reader_gone(exc):
+                    self.pump._stdout_gone()
         self._credit(chan, len(data))
 
     def on_extended_data(self, chan: paramiko.Channel, m: paramiko.Message) -> None:
@@ -359,7 +362,6 @@ class Pump:
         self.stderr_fd = _fd(stderr)
         self.target = target
         self.stdout_closed = threading.Event()
-        self.channel_failed = threading.Event()
         self._outputs_done = threading.Event()
         self._pending = 2
         self._lock = threading.Lock()
@@ -370,6 +372,11 @@ class Pump:
             self._pending -= 1
             if self._pending == 0:
                 self._outputs_done.set()
+
+    def _stdout_gone(self) -> None:
+        """Our stdout's reader went away: stop waiting for output, :meth:`wait` raises."""
+        self.stdout_closed.set()
+        self._outputs_done.set()
 
     def _relay_stdin(self) -> None:
         chan = self.channel
@@ -398,17 +405,11 @@ class Pump:
                 if not data:
                     break
                 _write_all(fd, data)
-        except (BrokenPipeError, ConnectionResetError):
-            self.stdout_closed.set()
-        except OSError as exc:
-            if exc.errno in (32, 232):  # EPIPE, Windows ERROR_NO_DATA
-                self.stdout_closed.set()
-        except Exception:  # channel failure: reported from the exit status check
-            self.channel_failed.set()
+        except Exception as exc:  # a channel failure is reported from the exit status check
+            if isinstance(exc, OSError) and _reader_gone(exc):
+                self._stdout_gone()
         finally:
             self._output_finished()
-            if self.stdout_closed.is_set():
-                self._outputs_done.set()
 
     def _relay_stderr(self) -> None:
         chan = self.channel
@@ -421,7 +422,7 @@ class Pump:
                 with contextlib.suppress(OSError):
                     _write_all(fd, data)
         except Exception:  # channel failure: reported from the exit status check
-            self.channel_failed.set()
+            return
         finally:
             self._output_finished()
 
@@ -437,7 +438,7 @@ class Pump:
             self.channel.exec_command(command)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise SSHConnectionLost(
-                f"{self.target} did not accept the command: {exc or type(exc).__name__}",
+                f"{self.target} did not accept the command: {describe(exc)}",
                 target=self.target,
                 hint="check the workspace's sshd and try again",
             ) from exc

@@ -144,7 +144,7 @@ class Connection:
             )
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise SSHConnectFailed(
-                f"the workspace at {self.target} refused to open a session: {_describe(exc)}",
+                f"the workspace at {self.target} refused to open a session: {describe(exc)}",
                 target=self.target,
                 hint="check the workspace's sshd (MaxSessions) and try again",
             ) from exc
@@ -160,7 +160,8 @@ class Connection:
             self.transport.close()
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
+    """An exception's message, or its class name when the message is empty."""
     text = str(exc).strip()
     return text or type(exc).__name__
 
@@ -188,7 +189,7 @@ def _tcp_connect(host: str, port: int, timeout: float, target: str) -> socket.so
         sock = socket.create_connection((host, port), timeout=timeout)
     except socket.gaierror as exc:
         raise SSHPortClosed(
-            f"cannot resolve {host} ({_describe(exc)})",
+            f"cannot resolve {host} ({describe(exc)})",
             target=target,
             hint="check the Dokploy server's address in the machine state / provider options",
         ) from exc
@@ -207,7 +208,7 @@ def _tcp_connect(host: str, port: int, timeout: float, target: str) -> socket.so
         ) from exc
     except OSError as exc:
         raise SSHPortClosed(
-            f"cannot connect to {target}: {exc.strerror or _describe(exc)}",
+            f"cannot connect to {target}: {exc.strerror or describe(exc)}",
             target=target,
             hint="check the network path to the Dokploy server",
         ) from exc
@@ -228,12 +229,13 @@ def _pinned_blob(state: MachineState) -> bytes | None:
         ) from exc
 
 
-def _check_host_key(transport: paramiko.Transport, state: MachineState) -> None:
+def _check_host_key(
+    transport: paramiko.Transport, state: MachineState, pinned_blob: bytes | None
+) -> None:
     target = state.target
     key = transport.get_remote_server_key()
     blob = key.asbytes()
     got = fingerprint_of_blob(blob)
-    pinned_blob = _pinned_blob(state)
     expected = state.host_key_fingerprint or (
         fingerprint_of_blob(pinned_blob) if pinned_blob is not None else ""
     )
@@ -270,11 +272,12 @@ def connect(state: MachineState, client_key_path: str | Path, *, timeout: float)
             "the machine state has no pinned workspace host key",
             hint="recreate the machine with `devpod machine delete --force` and `devpod up`",
         )
+    pinned_blob = _pinned_blob(state)  # a malformed pin fails here, before any network
     try:
         client_key = paramiko.Ed25519Key.from_private_key_file(str(client_key_path))
     except (OSError, paramiko.SSHException, ValueError) as exc:
         raise StateError(
-            f"cannot load the machine's client key {client_key_path}: {_describe(exc)}",
+            f"cannot load the machine's client key {client_key_path}: {describe(exc)}",
             hint="recreate the machine with `devpod machine delete --force` and `devpod up`",
         ) from exc
 
@@ -286,7 +289,7 @@ def connect(state: MachineState, client_key_path: str | Path, *, timeout: float)
         default_max_packet_size=MAX_PACKET_SIZE,
     )
     try:
-        _negotiate(transport, state, timeout)
+        _negotiate(transport, state, pinned_blob, timeout)
         _authenticate(transport, state, client_key, timeout)
     except BaseException:
         with contextlib.suppress(Exception):
@@ -298,7 +301,9 @@ def connect(state: MachineState, client_key_path: str | Path, *, timeout: float)
     return Connection(transport, target, time.monotonic() - started)
 
 
-def _negotiate(transport: paramiko.Transport, state: MachineState, timeout: float) -> None:
+def _negotiate(
+    transport: paramiko.Transport, state: MachineState, pinned_blob: bytes | None, timeout: float
+) -> None:
     target = state.target
     options = transport.get_security_options()
     known = set(options.ciphers)
@@ -318,7 +323,7 @@ def _negotiate(transport: paramiko.Transport, state: MachineState, timeout: floa
         transport.start_client(event=done)
     except (paramiko.SSHException, OSError, EOFError) as exc:
         raise SSHNoBanner(
-            f"SSH handshake with {target} failed: {_describe(exc)}",
+            f"SSH handshake with {target} failed: {describe(exc)}",
             target=target,
             hint="the port is open but no SSH server answered",
         ) from exc
@@ -328,7 +333,7 @@ def _negotiate(transport: paramiko.Transport, state: MachineState, timeout: floa
             break
     if not done.is_set() or not transport.is_active():
         failure = transport.get_exception()
-        detail = _describe(failure) if failure is not None else "no answer"
+        detail = describe(failure) if failure is not None else "no answer"
         if "banner" in detail.lower() or not done.is_set():
             message = f"{target} accepted TCP but sent no SSH banner ({detail})"
             hint = "the workspace's sshd is not up yet or another service holds the port"
@@ -336,7 +341,7 @@ def _negotiate(transport: paramiko.Transport, state: MachineState, timeout: floa
             message = f"SSH handshake with {target} failed: {detail}"
             hint = "the workspace's sshd does not speak a protocol this provider supports"
         raise SSHNoBanner(message, target=target, hint=hint) from failure
-    _check_host_key(transport, state)
+    _check_host_key(transport, state, pinned_blob)
 
 
 def _authenticate(
@@ -355,7 +360,7 @@ def _authenticate(
         ) from exc
     except (paramiko.SSHException, OSError, EOFError) as exc:
         raise SSHConnectFailed(
-            f"connection to {target} dropped during login: {_describe(exc)}",
+            f"connection to {target} dropped during login: {describe(exc)}",
             target=target,
             hint="check the workspace's sshd logs; try again",
         ) from exc

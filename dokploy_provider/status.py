@@ -104,7 +104,9 @@ def docker_status_is_young(status_text: str, ready_timeout: float) -> bool:
     if _YOUNG.match(text):
         return True
     minutes = re.match(r"^(?:Up )?(\d+) minutes?", text, re.IGNORECASE)
-    return bool(minutes) and int(minutes.group(1)) * 60 <= ready_timeout if minutes else False
+    if minutes is None:
+        return False
+    return int(minutes.group(1)) * 60 <= ready_timeout
 
 
 def sshd_answers(host: str, port: int, timeout: float = 2.0) -> bool:
@@ -252,9 +254,7 @@ def workspace_status(
     containers: Sequence[ContainerLike] = []
     if compose.compose_status != "running" and pending is None:
         containers = get_containers(compose.app_name, state.server_id)
-    needs_probe = compose.compose_status == "done" or any(
-        c.state == "running" for c in containers
-    )
+    needs_probe = compose.compose_status == "done" or any(c.state == "running" for c in containers)
     answers = probe(state.ssh_host, state.ssh_port) if needs_probe else None
     young = any(
         docker_status_is_young(c.status, ready_timeout) for c in containers if c.state == "running"

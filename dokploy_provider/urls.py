@@ -54,9 +54,14 @@ class ServerURL:
         return f"{self.origin}{self.path_prefix}"
 
     @property
+    def api_path(self) -> str:
+        """Path of the REST surface on the server: the path prefix plus ``/api``."""
+        return f"{self.path_prefix}/api"
+
+    @property
     def api_base(self) -> str:
         """Base of the REST surface, e.g. ``http://1.2.3.4:3000/api``."""
-        return f"{self.base_url}/api"
+        return f"{self.origin}{self.api_path}"
 
     def __str__(self) -> str:
         return self.base_url

@@ -25,7 +25,6 @@ import contextlib
 import json
 import os
 import platform
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -35,7 +34,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dokploy_emulator.process import EmulatorProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -84,9 +86,12 @@ def run_process(
     return Run(wall, usage.ru_utime + usage.ru_stime, proc.returncode, err)
 
 
-def median_ms(values: Sequence[float]) -> float:
-    """Median of seconds, in milliseconds."""
-    return 1000 * statistics.median(values)
+def medians_ms(walls: dict[str, list[float]]) -> dict[str, Any]:
+    """Per name: the median of its wall seconds, in milliseconds, and the number of runs."""
+    return {
+        name: {"median_ms": 1000 * statistics.median(v), "runs": len(v)}
+        for name, v in walls.items()
+    }
 
 
 # -- the two clients -------------------------------------------------------------------------------
@@ -141,29 +146,18 @@ class Clients:
 @contextlib.contextmanager
 def workspace(tmp: Path) -> Iterator[Clients]:
     """A machine folder with real keys and state, and a real sshd it points at."""
-    from dokploy_emulator.sshd import SshdProcess, SshdSpec, free_port
+    from dokploy_emulator.sshd import SshdError, start_on_free_port
     from dokploy_provider.keys import ensure_machine_keys
     from dokploy_provider.state import MachineFolder, MachineState
 
     folder = MachineFolder(tmp / "machines" / MACHINE_ID)
     keys = ensure_machine_keys(folder, MACHINE_ID)
-    sshd: SshdProcess | None = None
-    for _ in range(3):  # a free port can be taken between bind and sshd's listen
-        sshd = SshdProcess(
-            tmp / "sshd",
-            SshdSpec(
-                port=free_port(),
-                host_key_pem=folder.host_key_path.read_bytes(),
-                authorized_keys=keys.client_public_line,
-            ),
+    try:
+        sshd = start_on_free_port(
+            tmp / "sshd", folder.host_key_path.read_bytes(), keys.client_public_line
         )
-        try:
-            sshd.start()
-            break
-        except Exception:
-            sshd = None
-    if sshd is None:
-        raise SystemExit("could not start sshd")
+    except SshdError as exc:
+        raise SystemExit(f"could not start sshd: {exc}") from exc
     port = sshd.spec.port
     folder.save(
         MachineState(
@@ -187,20 +181,28 @@ def workspace(tmp: Path) -> Iterator[Clients]:
 # -- tunnel measurements ---------------------------------------------------------------------------
 
 
+def time_both(
+    clients: Clients, command: str, rounds: int, what: str, stdin: Path | None = None
+) -> dict[str, Any]:
+    """Whole-process wall time of ``command`` through both clients, interleaved."""
+    walls: dict[str, list[float]] = {"ours": [], "ssh": []}
+    for _ in range(rounds):
+        for name, make in clients.both().items():
+            argv, env = make(command)
+            with stdin.open("rb") if stdin else contextlib.nullcontext(subprocess.DEVNULL) as src:
+                result = run_process(argv, env=env, stdin=src)
+            if result.code != 0:
+                raise SystemExit(f"{name} {what} exited {result.code}")
+            walls[name].append(result.wall)
+    return medians_ms(walls)
+
+
 def bench_connect(clients: Clients, rounds: int) -> dict[str, Any]:
     """Connect, run ``true``, exit: whole-process wall time, interleaved."""
-    walls: dict[str, list[float]] = {"ours": [], "ssh": []}
     for make in clients.both().values():  # warm the page cache and sshd once
         argv, env = make("true")
         run_process(argv, env=env)
-    for _ in range(rounds):
-        for name, make in clients.both().items():
-            argv, env = make("true")
-            result = run_process(argv, env=env)
-            if result.code != 0:
-                raise SystemExit(f"{name} `true` exited {result.code}")
-            walls[name].append(result.wall)
-    return {name: {"median_ms": median_ms(v), "runs": len(v)} for name, v in walls.items()}
+    return time_both(clients, "true", rounds, "`true`")
 
 
 def zero_file(path: Path, size: int) -> Path:
@@ -304,16 +306,8 @@ def bench_agent_stream(clients: Clients, size: int, rounds: int, tmp: Path) -> d
     """DevPod's agent upload: ``size`` bytes on stdin into a remote file, then exit."""
     source = zero_file(tmp / "agent.bin", size)
     target = "/tmp/dokploy-bench-agent.$$"
-    walls: dict[str, list[float]] = {"ours": [], "ssh": []}
-    for _ in range(rounds):
-        for name, make in clients.both().items():
-            argv, env = make(f"cat > {target} && rm -f {target}")
-            with source.open("rb") as stdin:
-                result = run_process(argv, env=env, stdin=stdin)
-            if result.code != 0:
-                raise SystemExit(f"{name} agent stream exited {result.code}")
-            walls[name].append(result.wall)
-    return {name: {"median_ms": median_ms(v), "runs": len(v)} for name, v in walls.items()}
+    command = f"cat > {target} && rm -f {target}"
+    return time_both(clients, command, rounds, "agent stream", stdin=source)
 
 
 # -- provider verbs against the emulator -----------------------------------------------------------
@@ -321,25 +315,23 @@ def bench_agent_stream(clients: Clients, size: int, rounds: int, tmp: Path) -> d
 
 @dataclass
 class EmulatorRun:
-    """A ``python -m dokploy_emulator`` process and the environment DevPod would give verbs."""
+    """A running emulator and the environment DevPod would give verbs against it."""
 
-    proc: subprocess.Popen[str]
-    url: str
-    token: str
+    process: EmulatorProcess
     home: Path
     extra: dict[str, str] = field(default_factory=dict)
 
     def env(self, machine_id: str) -> dict[str, str]:
         """Options and ``MACHINE_*`` as DevPod sets them."""
-        folder = self.home / "machines" / machine_id
-        folder.mkdir(parents=True, exist_ok=True)
         from dokploy_emulator.sshd import free_port_block
 
+        folder = self.home / "machines" / machine_id
+        folder.mkdir(parents=True, exist_ok=True)
         base = free_port_block(20)
         return {
             **os.environ,
-            "DOKPLOY_SERVER_URL": self.url,
-            "DOKPLOY_API_TOKEN": self.token,
+            "DOKPLOY_SERVER_URL": self.process.url,
+            "DOKPLOY_API_TOKEN": self.process.token,
             "DOKPLOY_SSH_PORT_RANGE": f"{base}-{base + 19}",
             "DOKPLOY_READY_TIMEOUT": "60s",
             "DOKPLOY_DEPLOY_TIMEOUT": "10m",
@@ -351,32 +343,25 @@ class EmulatorRun:
         }
 
     def stop(self) -> None:
-        """Terminate the emulator (it stops its sshd workspaces)."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        """Terminate the emulator (it stops its workspaces)."""
+        self.process.stop(timeout=20)
 
 
 def start_emulator(tmp: Path, runtime: str = "sshd") -> EmulatorRun:
     """Start the emulator on a free port (v0.30.2, the newest tested Dokploy)."""
-    token = "bench-" + secrets.token_urlsafe(18)
-    state = tmp / f"emulator-{runtime}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dokploy_emulator", "--port", "0", "--version", "v0.30.2",
-         "--state-dir", str(state), "--runtime", runtime, "--log-level", "WARNING"],
-        stdout=subprocess.PIPE,
-        stderr=open(tmp / f"emulator-{runtime}.log", "w"),  # noqa: SIM115
-        text=True,
-        env={**os.environ, "DOKPLOY_EMULATOR_API_KEY": token},
-    )  # fmt: skip
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "ready" not in line:
-        raise SystemExit(f"the emulator did not start: {line!r}")
-    return EmulatorRun(proc, line.split("url=", 1)[1].split()[0], token, tmp / f"home-{runtime}")
+    from dokploy_emulator.process import EmulatorStartError, launch
+
+    try:
+        process = launch(
+            tmp / f"emulator-{runtime}",
+            runtime=runtime,
+            log_path=tmp / f"emulator-{runtime}.log",
+            extra_args=("--log-level", "WARNING"),
+            label="bench",
+        )
+    except EmulatorStartError as exc:
+        raise SystemExit(str(exc)) from None
+    return EmulatorRun(process, tmp / f"home-{runtime}")
 
 
 def timed_verb(verb: str, env: dict[str, str]) -> tuple[Run, dict[str, float]]:
@@ -476,7 +461,7 @@ def bench_status(emu: EmulatorRun, rounds: int) -> dict[str, Any]:
             if name != "python" and proc.stdout != "Running\n":
                 raise SystemExit(f"status ({name}) said {proc.stdout!r}: {proc.stderr}")
     subprocess.run([PROVIDER, "delete"], env=env, capture_output=True, check=False)
-    return {name: {"median_ms": median_ms(v), "runs": len(v)} for name, v in walls.items()}
+    return medians_ms(walls)
 
 
 def bench_create(emu: EmulatorRun, rounds: int) -> dict[str, Any]:

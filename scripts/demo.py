@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from dokploy_emulator.process import EmulatorProcess, launch
 
 BIN = Path(sys.executable).parent
 PROVIDER = str(BIN / "dokploy-provider")
@@ -29,52 +30,29 @@ class Demo:
     def __init__(self, version: str) -> None:
         self.version = version
         self.workdir = Path(tempfile.mkdtemp(prefix="dokploy-demo-"))
-        self.token = "demo-" + secrets.token_urlsafe(24)
-        self.emulator: subprocess.Popen[str] | None = None
-        self.url = ""
+        self.emulator: EmulatorProcess | None = None
 
     def start_emulator(self) -> None:
         say(f"• Starting the Dokploy emulator ({self.version}) on 127.0.0.1 …")
-        self.emulator = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dokploy_emulator",
-                "--port",
-                "0",
-                "--version",
-                self.version,
-                "--state-dir",
-                str(self.workdir / "emulator"),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=open(self.workdir / "emulator.log", "w"),  # noqa: SIM115
-            text=True,
-            env={**os.environ, "DOKPLOY_EMULATOR_API_KEY": self.token},
+        self.emulator = launch(
+            self.workdir / "emulator",
+            version=self.version,
+            log_path=self.workdir / "emulator.log",
+            label="demo",
         )
-        assert self.emulator.stdout is not None
-        line = self.emulator.stdout.readline().strip()
-        if "ready" not in line:
-            raise SystemExit(
-                f"the emulator did not start: {line!r}; see {self.workdir}/emulator.log"
-            )
-        self.url = line.split("url=", 1)[1].split()[0]
-        say(f"  Dokploy API at {self.url}")
+        say(f"  Dokploy API at {self.emulator.url}")
 
     def stop_emulator(self) -> None:
-        if self.emulator and self.emulator.poll() is None:
-            self.emulator.terminate()
-            try:
-                self.emulator.wait(10)
-            except subprocess.TimeoutExpired:
-                self.emulator.kill()
+        if self.emulator is not None:
+            self.emulator.stop()
 
     def env(self, machine: bool = True, command: str | None = None) -> dict[str, str]:
         """The environment DevPod gives a provider verb."""
+        assert self.emulator is not None, "start the emulator first"
         env = {
             **os.environ,
-            "DOKPLOY_SERVER_URL": self.url,
-            "DOKPLOY_API_TOKEN": self.token,
+            "DOKPLOY_SERVER_URL": self.emulator.url,
+            "DOKPLOY_API_TOKEN": self.emulator.token,
             "DOKPLOY_PROJECT_NAME": "devpod-workspaces",
             "DOKPLOY_SSH_PORT_RANGE": "24100-24199",
             "DOKPLOY_READY_TIMEOUT": "30s",
@@ -118,7 +96,8 @@ class Demo:
         say(f"  exit {result.returncode} in {elapsed:.2f}s")
         if result.returncode != 0:
             raise SystemExit(f"demo failed at `{verb}` (exit {result.returncode})")
-        if self.token in result.stdout + result.stderr:
+        assert self.emulator is not None
+        if self.emulator.token in result.stdout + result.stderr:
             raise SystemExit("the API token appeared in the provider's output")
         return out
 

@@ -3,20 +3,17 @@ and the environment exactly as DevPod sets it."""
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from dokploy_emulator.process import EmulatorProcess, launch
 from dokploy_emulator.sshd import free_port_block
 
 BIN = Path(sys.executable).parent
@@ -24,70 +21,22 @@ PROVIDER = shutil.which("dokploy-provider", path=str(BIN)) or str(BIN / "dokploy
 VERSIONS = ["v0.22.7", "v0.26.0", "v0.30.2"]
 
 
-@dataclass
-class EmulatorProcess:
-    """A running ``python -m dokploy_emulator``."""
-
-    url: str
-    token: str
-    version: str
-    proc: subprocess.Popen[str]
-    remote_servers: list[str] = field(default_factory=list)
-
-    def admin(self, path: str, payload: dict[str, Any] | None = None) -> Any:
-        """Call the emulator's fault-injection/inspection endpoints."""
-        data = json.dumps(payload).encode() if payload is not None else None
-        request = urllib.request.Request(
-            f"{self.url}/__emulator/{path}",
-            data=data,
-            method="POST" if data is not None else "GET",
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            body = response.read()
-        return json.loads(body) if body else None
-
-    def api(self, procedure: str, **query: str) -> Any:
-        """GET one API query as a client would."""
-        from urllib.parse import urlencode
-
-        url = f"{self.url}/api/{procedure}" + (f"?{urlencode(query)}" if query else "")
-        request = urllib.request.Request(url, headers={"x-api-key": self.token})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            body = response.read()
-        return json.loads(body) if body else None
-
-
 def start_emulator(
     tmp: Path, version: str, remote_servers: tuple[str, ...] = (), runtime: str = "sshd"
 ) -> EmulatorProcess:
-    """``python -m dokploy_emulator`` on a free port, its key passed in the environment."""
-    token = "e2e-" + secrets.token_urlsafe(24)
-    args = [sys.executable, "-m", "dokploy_emulator", "--port", "0", "--version", version]
-    args += ["--state-dir", str(tmp / "emulator"), "--runtime", runtime]
-    for name in remote_servers:
-        args += ["--remote-server", name]
-    proc = subprocess.Popen(
-        args,
-        stdout=subprocess.PIPE,
-        stderr=open(tmp / "emulator.log", "w"),  # noqa: SIM115
-        text=True,
-        env={**os.environ, "DOKPLOY_EMULATOR_API_KEY": token},
+    """The emulator as a separate process, its state under ``tmp``."""
+    return launch(
+        tmp / "emulator",
+        version=version,
+        runtime=runtime,
+        remote_servers=remote_servers,
+        log_path=tmp / "emulator.log",
+        label="e2e",
     )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert "ready" in line, f"emulator did not start: {line!r}"
-    url = line.split("url=", 1)[1].split()[0]
-    return EmulatorProcess(url, token, version, proc, list(remote_servers))
 
 
 def stop_emulator(emu: EmulatorProcess) -> None:
-    emu.proc.terminate()
-    try:
-        emu.proc.wait(15)
-    except subprocess.TimeoutExpired:
-        emu.proc.kill()
-        emu.proc.wait(5)
+    emu.stop()
 
 
 @pytest.fixture(params=VERSIONS)
@@ -221,3 +170,54 @@ def devpod_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
         return DevPod(emu, home, opts)
 
     return make
+
+
+def private_key_fragments(folder: Path) -> list[str]:
+    """Pieces of the machine's private keys as they could leak: the PEM body's first and last
+    40 characters, and the end of the base64 form the host key travels in
+    (DEVPOD_SSH_HOST_KEY)."""
+    import base64
+
+    fragments = []
+    for name in ("id_ed25519", "ssh_host_ed25519_key"):
+        path = folder / name
+        if path.exists():
+            body = "".join(path.read_text().strip().splitlines()[1:-1])
+            fragments += [body[:40], body[-40:], base64.b64encode(path.read_bytes()).decode()[-40:]]
+    return fragments
+
+
+def assert_no_private_keys(fragments: list[str], *texts: str) -> None:
+    """No fragment of a private key in any of ``texts`` (line breaks ignored)."""
+    for text in texts:
+        flat = text.replace("\n", "")
+        for fragment in fragments:
+            assert fragment not in flat, "private key material in output"
+
+
+#: Libraries the hot paths (`status` of a running workspace, `command`) must not import.
+HEAVY = ("pydantic", "pydantic_settings", "httpx", "click", "paramiko", "tenacity", "yaml")
+
+
+def run_with_importtime(
+    devpod: DevPod, verb: str, *, command: str | None = None, **extra: str
+) -> tuple[Result, set[str]]:
+    """Run ``verb`` for machine ``ws1`` under ``python -X importtime``: the result (importtime
+    lines removed from stderr) and the top-level modules it imported."""
+    devpod.machine_folder("ws1").mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", PROVIDER, verb],
+        env=devpod.env("ws1", command, **extra),
+        capture_output=True,
+        timeout=60,
+        cwd=devpod.home,
+        check=False,
+    )
+    modules = set()
+    kept = []
+    for line in proc.stderr.decode().splitlines(keepends=True):
+        if line.startswith("import time:"):
+            modules.add(line.rsplit("|", 1)[-1].strip().split(".")[0])
+        else:
+            kept.append(line)
+    return Result(proc.returncode, proc.stdout, "".join(kept).encode()), modules

@@ -7,35 +7,17 @@ The full path is the click application; it runs whenever argv is not exactly ``s
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import sys
 import urllib.request
 
-from .conftest import PROVIDER, DevPod, Result
+from dokploy_emulator.sshd import free_port
 
-HEAVY = ("pydantic", "pydantic_settings", "httpx", "click", "paramiko", "tenacity", "yaml")
+from .conftest import HEAVY, PROVIDER, DevPod, Result, run_with_importtime
 
 
 def _fast(devpod: DevPod, **extra: str) -> tuple[Result, set[str]]:
     """Run `status` as DevPod does, under `-X importtime`; the result and the modules loaded."""
-    devpod.machine_folder("ws1").mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", PROVIDER, "status"],
-        env=devpod.env("ws1", **extra),
-        capture_output=True,
-        timeout=60,
-        cwd=devpod.home,
-        check=False,
-    )
-    modules = set()
-    kept = []
-    for line in proc.stderr.decode().splitlines(keepends=True):
-        if line.startswith("import time:"):
-            modules.add(line.rsplit("|", 1)[-1].strip().split(".")[0])
-        else:
-            kept.append(line)
-    return Result(proc.returncode, proc.stdout, "".join(kept).encode()), modules
+    return run_with_importtime(devpod, "status", **extra)
 
 
 def _full(devpod: DevPod, **extra: str) -> Result:
@@ -60,12 +42,6 @@ def _same_answer(devpod: DevPod, **extra: str) -> Result:
     return fast
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_fast_path_matches_the_full_path_through_a_lifecycle(
     emulator_latest, devpod_factory
 ) -> None:
@@ -84,7 +60,7 @@ def test_fast_path_matches_the_full_path_through_a_lifecycle(
     assert "wrong-key-0123456789" not in rejected.err
 
     unreachable = _same_answer(
-        devpod, DOKPLOY_SERVER_URL=f"http://127.0.0.1:{_closed_port()}", DOKPLOY_HTTP_TIMEOUT="2s"
+        devpod, DOKPLOY_SERVER_URL=f"http://127.0.0.1:{free_port()}", DOKPLOY_HTTP_TIMEOUT="2s"
     )
     assert unreachable.returncode == 3
     assert "connection refused" in unreachable.err

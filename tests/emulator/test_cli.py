@@ -16,6 +16,12 @@ from dokploy_emulator.sshd import free_port
 from .conftest import API_KEY, Api, SshKey, ssh, wait_for, workspace_file
 
 
+def _cli(api_key: str, version: str, *extra: str) -> list[str]:
+    """``python -m dokploy_emulator`` on a free port with the key on the command line."""
+    return [sys.executable, "-m", "dokploy_emulator", "--port", "0", "--api-key", api_key,
+            "--version", version, *extra]
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -26,23 +32,8 @@ def _alive(pid: int) -> bool:
 
 def test_cli_ready_line_and_sigterm_stops_sshds(tmp_path: Path, ssh_key: SshKey) -> None:
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dokploy_emulator",
-            "--port",
-            "0",
-            "--api-key",
-            API_KEY,
-            "--version",
-            "v0.26.0",
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--deploy-delay",
-            "0.01",
-            "--remote-server",
-            "edge",
-        ],
+        _cli(API_KEY, "v0.26.0", "--state-dir", str(tmp_path / "state"),
+             "--deploy-delay", "0.01", "--remote-server", "edge"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -81,17 +72,7 @@ def test_cli_ready_line_and_sigterm_stops_sshds(tmp_path: Path, ssh_key: SshKey)
 
 def test_cli_rejects_unsupported_version() -> None:
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dokploy_emulator",
-            "--port",
-            "0",
-            "--api-key",
-            "k",
-            "--version",
-            "v0.19.0",
-        ],
+        _cli("k", "v0.19.0"),
         capture_output=True,
         text=True,
         timeout=20,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import httpx
 import pytest
@@ -84,7 +83,7 @@ def test_exit_after_start(api: Api, emu: Emulator, ssh_key: SshKey) -> None:
     assert ssh(port, ssh_key, "echo ok").returncode != 0
 
 
-def test_admin_endpoints(emu: Emulator, make_emulator: Callable[..., Emulator]) -> None:
+def test_admin_endpoints(emu: Emulator) -> None:
     bad = httpx.post(f"{emu.url}/__emulator/faults", json={"no_such_fault": 1})
     assert bad.status_code == 400
     snapshot = httpx.post(f"{emu.url}/__emulator/faults", json={"http_500": 3}).json()
@@ -95,19 +94,13 @@ def test_admin_endpoints(emu: Emulator, make_emulator: Callable[..., Emulator]) 
     assert httpx.post(f"{emu.url}/__emulator/reset").json()["faults"]["http_500"] == 0
 
 
-def test_forbid_and_report_version_faults(tmp_path) -> None:
-    import httpx
-
-    from dokploy_emulator import Emulator
-
-    with Emulator("k-123456789", version="v0.30.2", state_dir=tmp_path) as emu:
-        client = httpx.Client(base_url=f"{emu.url}/api", headers={"x-api-key": "k-123456789"})
-        emu.faults.set(forbid="You are not authorized to access this compose")
-        denied = client.get("/project.all")
-        assert denied.status_code == 401
-        assert denied.json()["code"] == "UNAUTHORIZED"
-        assert denied.json()["message"] == "You are not authorized to access this compose"
-        assert client.get("/settings.health").status_code == 200
-        emu.faults.set(forbid="", report_version="v0.21.0")
-        assert client.get("/settings.getDokployVersion").json() == "v0.21.0"
-        assert client.get("/project.all").status_code == 200
+def test_forbid_and_report_version_faults(api: Api, emu: Emulator) -> None:
+    emu.faults.set(forbid="You are not authorized to access this compose")
+    denied = api.get("project.all")
+    assert denied.status_code == 401
+    assert denied.json()["code"] == "UNAUTHORIZED"
+    assert denied.json()["message"] == "You are not authorized to access this compose"
+    assert api.get("settings.health").status_code == 200
+    emu.faults.set(forbid="", report_version="v0.21.0")
+    assert api.get("settings.getDokployVersion").json() == "v0.21.0"
+    assert api.get("project.all").status_code == 200

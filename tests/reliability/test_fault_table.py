@@ -4,15 +4,20 @@ nothing behind: one table, one row per fault, all run with DEVPOD_DEBUG=true."""
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-from e2e.conftest import DevPod, EmulatorProcess
+from e2e.conftest import (
+    DevPod,
+    EmulatorProcess,
+    assert_no_private_keys,
+    private_key_fragments,
+)
 
+from dokploy_emulator.sshd import free_port
 from dokploy_provider.keys import generate_keypair
 
 
@@ -46,12 +51,6 @@ class Ctx:
         httpx.post(
             f"{self.emu.url}/api/{procedure}", headers={"x-api-key": self.emu.token}, json=body
         ).raise_for_status()
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -206,7 +205,7 @@ ROWS = [
         "create",
         10,
         "DOKPLOY_SSH_PORT_RANGE",
-        options_from=lambda emu: {"DOKPLOY_SSH_PORT_RANGE": str(_closed_port())},
+        options_from=lambda emu: {"DOKPLOY_SSH_PORT_RANGE": str(free_port())},
         setup=_single_port_taken,
         after=("only_other_compose", "no_state"),
     ),
@@ -288,7 +287,7 @@ ROWS = [
         "init",
         3,
         "connection refused",
-        options_from=lambda emu: {"DOKPLOY_SERVER_URL": f"http://127.0.0.1:{_closed_port()}"},
+        options_from=lambda emu: {"DOKPLOY_SERVER_URL": f"http://127.0.0.1:{free_port()}"},
         machine=None,
         after=(),
     ),
@@ -519,7 +518,7 @@ def test_fault(row: Row, emulator_latest: EmulatorProcess, devpod_factory) -> No
     if row.exit_code:
         assert "Traceback" not in result.err
         assert result.err.strip(), "a failure must say why"
-    _assert_no_key_material(ctx, result.out + result.err)
+    assert_no_private_keys(private_key_fragments(ctx.folder), result.out, result.err)
 
     composes_after = emulator_latest.admin("state")["composes"]
     if "no_stray_compose" in row.after:
@@ -532,14 +531,6 @@ def test_fault(row: Row, emulator_latest: EmulatorProcess, devpod_factory) -> No
         assert not state_path.exists()
     if not row.leaves_containers:
         _assert_no_stray_port(emulator_latest)
-
-
-def _assert_no_key_material(ctx: Ctx, text: str) -> None:
-    for name in ("id_ed25519", "ssh_host_ed25519_key"):
-        path = ctx.folder / name
-        if path.exists():
-            body = "".join(path.read_text().strip().splitlines()[1:-1])
-            assert body[:32] not in text.replace("\n", "")
 
 
 def _assert_no_stray_port(emu: EmulatorProcess) -> None:

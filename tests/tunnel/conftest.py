@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dokploy_emulator.sshd import SshdProcess, SshdSpec, find_sshd, free_port
+from dokploy_emulator.sshd import SshdProcess, find_sshd, start_on_free_port
 from dokploy_provider.keys import MachineKeys, ensure_machine_keys
 from dokploy_provider.state import MachineFolder, MachineState
 
@@ -109,23 +109,9 @@ def make_machine(tmp: Path) -> tuple[MachineFolder, MachineKeys]:
 def start_sshd(
     tmp: Path, folder: MachineFolder, keys: MachineKeys, name: str = "sshd"
 ) -> SshdProcess:
-    last_error: Exception | None = None
-    for _ in range(3):  # a free port can be taken between bind and sshd's listen
-        sshd = SshdProcess(
-            tmp / name,
-            SshdSpec(
-                port=free_port(),
-                host_key_pem=folder.host_key_path.read_bytes(),
-                authorized_keys=keys.client_public_line,
-            ),
-        )
-        try:
-            sshd.start()
-        except Exception as exc:  # pragma: no cover - port race
-            last_error = exc
-            continue
-        return sshd
-    raise AssertionError(f"sshd did not start: {last_error}")
+    return start_on_free_port(
+        tmp / name, folder.host_key_path.read_bytes(), keys.client_public_line
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)

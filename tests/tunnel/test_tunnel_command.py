@@ -81,6 +81,24 @@ def assert_no_leftovers(workspace: Workspace, pid: int) -> None:
         assert marker not in environ.split(b"\0"), f"leftover process {entry.name}"
 
 
+def stream_zeros(
+    workspace: Workspace, at_least: int
+) -> tuple[subprocess.Popen[bytes], Drain, Drain]:
+    """Remote ``cat /dev/zero`` through `command`, once ``at_least`` bytes came through."""
+    proc = workspace.popen("cat /dev/zero")
+    assert proc.stdout is not None and proc.stderr is not None
+    out = Drain(proc.stdout, keep=False)
+    err = Drain(proc.stderr)
+    deadline = time.monotonic() + 10
+    while out.count < at_least and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if out.count < at_least:
+        proc.kill()
+        proc.wait()
+    assert out.count >= at_least
+    return proc, out, err
+
+
 def _is_zombie(pid: int) -> bool:
     try:
         return " Z " in Path(f"/proc/{pid}/stat").read_text()
@@ -222,15 +240,8 @@ def test_sshd_not_running_gives_255_with_target(workspace: Workspace) -> None:
 
 
 def test_connection_dropped_mid_stream(workspace: Workspace) -> None:
-    proc = workspace.popen("cat /dev/zero")
-    assert proc.stdout is not None and proc.stderr is not None
-    out = Drain(proc.stdout, keep=False)
-    err = Drain(proc.stderr)
+    proc, out, err = stream_zeros(workspace, 4 * MiB)
     try:
-        deadline = time.monotonic() + 10
-        while out.count < 4 * MiB and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert out.count >= 4 * MiB
         workspace.sshd.stop()  # kills the workspace's whole PID namespace
         assert proc.wait(timeout=10) == 255
         out.join(5)
@@ -270,16 +281,9 @@ def test_connection_dropped_during_upload(workspace: Workspace) -> None:
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_mid_transfer_ends_promptly(workspace: Workspace, signum: int, code: int) -> None:
-    proc = workspace.popen("cat /dev/zero")
-    assert proc.stdout is not None and proc.stderr is not None
+    proc, _, err = stream_zeros(workspace, 2 * MiB)
     assert proc.stdin is not None
-    out = Drain(proc.stdout, keep=False)
-    err = Drain(proc.stderr)
     try:
-        deadline = time.monotonic() + 10
-        while out.count < 2 * MiB and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert out.count >= 2 * MiB
         sent = time.monotonic()
         proc.send_signal(signum)
         assert proc.wait(timeout=5) == code

@@ -11,7 +11,7 @@ import pytest
 
 from dokploy_emulator.sshd import SshdProcess, SshdSpec, free_port
 from dokploy_provider import ssh
-from dokploy_provider.errors import HostKeyMismatch, ReadyTimeout, SSHAuthRefused
+from dokploy_provider.errors import HostKeyMismatch, ReadyTimeout, SSHAuthRefused, StateError
 from dokploy_provider.keys import generate_keypair
 from dokploy_provider.state import MachineState, write_private_file
 
@@ -140,3 +140,9 @@ def test_wait_until_ready_succeeds_once_sshd_starts(tmp_path: Path) -> None:
     finally:
         timer.join()
         later.stop()
+
+
+def test_malformed_pin_is_a_state_error_before_any_network(workspace: Workspace) -> None:
+    state = workspace.state.replace(ssh_port=free_port(), host_key_public="ssh-ed25519 !!!")
+    with pytest.raises(StateError, match="pinned host key"):  # not SSHPortClosed
+        ssh.connect(state, workspace.folder.client_key_path, timeout=2)

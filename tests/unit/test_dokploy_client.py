@@ -12,6 +12,7 @@ import httpx
 import pytest
 import respx
 
+from dokploy_emulator.sshd import free_port
 from dokploy_provider import dokploy, log
 from dokploy_provider.dokploy import DokployClient
 from dokploy_provider.errors import (
@@ -1169,10 +1170,8 @@ def test_cause_found_in_exception_chain() -> None:
 
 
 def test_real_connection_refused() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    client = DokployClient(parse_server_url(f"http://127.0.0.1:{port}"), TOKEN, retry_attempts=1)
+    url = f"http://127.0.0.1:{free_port()}"
+    client = DokployClient(parse_server_url(url), TOKEN, retry_attempts=1)
     with client, pytest.raises(ServerUnreachable, match="connection refused"):
         client.health()
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from dokploy_emulator.sshd import free_port
 from dokploy_provider import compose as compose_file
 from dokploy_provider import dokploy, fast_status
 from dokploy_provider.dokploy import DokployClient
@@ -181,14 +182,8 @@ def test_rejected_key_exits_4_and_never_shows_the_key(server: Server) -> None:
     assert TOKEN not in str(error)
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_unreachable_server_maps_like_the_httpx_client() -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     fast = _failure(lambda: _fast(url).get_compose("c1"))
     full = _failure(lambda: _full(url).get_compose("c1"))
     assert isinstance(fast, ServerUnreachable) and fast.exit_code == 3
@@ -389,14 +384,14 @@ def _save_state(tmp_path: Path, port: int) -> MachineFolder:
 def test_compose_404_is_not_found(
     tmp_path: Path, server: Server, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _save_state(tmp_path, _closed_port())
+    _save_state(tmp_path, free_port())
     server.replies = [_json(404, {"message": "Compose not found", "code": "NOT_FOUND"})]
     assert fast_status.main(_env(tmp_path, server.url)) is True
     assert capsys.readouterr().out == "NotFound\n"
 
 
 def test_rejected_key_exits_4(tmp_path: Path, server: Server) -> None:
-    _save_state(tmp_path, _closed_port())
+    _save_state(tmp_path, free_port())
     server.replies = [_json(401, {"message": "Unauthorized"})]
     with pytest.raises(SystemExit) as info:
         fast_status.main(_env(tmp_path, server.url))
@@ -406,7 +401,7 @@ def test_rejected_key_exits_4(tmp_path: Path, server: Server) -> None:
 def test_unexpected_body_hands_over_before_printing(
     tmp_path: Path, server: Server, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _save_state(tmp_path, _closed_port())
+    _save_state(tmp_path, free_port())
     server.replies = [(200, {}, b"<html>")]
     assert fast_status.main(_env(tmp_path, server.url)) is False
     assert capsys.readouterr().out == ""
@@ -415,7 +410,7 @@ def test_unexpected_body_hands_over_before_printing(
 def test_stopped_container_is_stopped(
     tmp_path: Path, server: Server, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _save_state(tmp_path, _closed_port())
+    _save_state(tmp_path, free_port())
     exited = [{"containerId": "x", "name": "n", "state": "exited", "status": "Exited (0)"}]
     server.replies = [_json(200, COMPOSE), _json(200, exited)]
     assert fast_status.main(_env(tmp_path, server.url)) is True

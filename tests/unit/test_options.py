@@ -6,6 +6,7 @@ import pytest
 
 from dokploy_provider.errors import ConfigurationError
 from dokploy_provider.options import (
+    MAX_MACHINE_ID_LENGTH,
     PortRange,
     load_settings,
     machine_id_from_env,
@@ -99,6 +100,6 @@ def test_machine_id_validation(value: str, fragment: str) -> None:
 
 
 def test_machine_id_at_the_limit_fits_dokploy_app_name() -> None:
-    machine_id = "a" * 49
+    machine_id = "a" * MAX_MACHINE_ID_LENGTH
     assert machine_id_from_env({"MACHINE_ID": machine_id}) == machine_id
     assert len(f"devpod-{machine_id}-abcdef") == 63

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dokploy_provider import compose
+from dokploy_provider import compose, marker
 from dokploy_provider.errors import PortRangeExhausted
 from dokploy_provider.options import PortRange, load_settings
 from dokploy_provider.ports import choose_port, preferred_start, published_ports
@@ -110,16 +110,19 @@ def test_sizes_map_to_compose_keys() -> None:
 
 def test_marker_round_trip_and_masking() -> None:
     desc = compose.description("ws-1", "a1b2c3")
-    assert compose.owner_of(desc) == "ws-1"
-    assert compose.parse_marker(desc) == compose.Marker("ws-1", "a1b2c3")
-    assert compose.parse_marker("x [dokploy-provider machine=old]") == compose.Marker("old", None)
-    assert compose.owner_of("someone else's compose") is None
-    assert compose.owner_of(None) is None
+    assert marker.owner_of(desc) == "ws-1"
+    assert marker.parse_marker(desc) == marker.Marker("ws-1", "a1b2c3")
+    assert marker.parse_marker("x [dokploy-provider machine=old]") == marker.Marker("old", None)
+    assert marker.owner_of("someone else's compose") is None
+    assert marker.owner_of(None) is None
     settings = load_settings(BASE)
     text = compose.render(
         settings, compose.WorkspaceSpec("ws1", 2230, "ssh-ed25519 K", "SECRETB64")
     )
-    masked = compose.mask_secrets(text)
+    assert "DEVPOD_SSH_HOST_KEY: SECRETB64" in text
+    masked = compose.render(
+        settings, compose.WorkspaceSpec("ws1", 2230, "ssh-ed25519 K", compose.MASKED)
+    )
     assert "SECRETB64" not in masked
     assert "DEVPOD_SSH_HOST_KEY: '***'" in masked
 

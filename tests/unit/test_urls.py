@@ -87,6 +87,7 @@ def test_accepts(raw: str, scheme: str, host: str, port: int, prefix: str, api_b
     url = parse_server_url(raw)
     assert (url.scheme, url.host, url.port, url.path_prefix) == (scheme, host, port, prefix)
     assert url.api_base == api_base
+    assert url.api_path == f"{prefix}/api"
     assert str(url) == api_base.removesuffix("/api")
     assert url.origin == api_base.removesuffix("/api").removesuffix(prefix)
 
