@@ -24,7 +24,11 @@ STATE_FILE = "dokploy-machine.json"
 CLIENT_KEY_FILE = "id_ed25519"
 HOST_KEY_FILE = "ssh_host_ed25519_key"
 LOCK_FILE = ".dokploy-machine.lock"
-OWNER_FILE = ".dokploy-provider-owner"
+#: Kept in DevPod's context folder (beside ``machines/``), never inside ``machines/``: DevPod
+#: reads every entry there as a machine and ``devpod machine list`` fails on a stray file.
+OWNER_FILE = "dokploy-provider-owner"
+#: Where releases before 0.2 kept it (inside ``machines/``); read once and moved.
+LEGACY_OWNER_FILE = ".dokploy-provider-owner"
 STATE_SCHEMA = 1
 
 #: The user the workspace's sshd lets us in as.
@@ -228,19 +232,31 @@ def machines_dir(environ: dict[str, str] | None = None) -> Path:
     return home / "contexts" / env.get("DEVPOD_CONTEXT", "default") / "machines"
 
 
-def installation_owner(directory: Path) -> str:
-    """A random id for this DevPod installation, kept in its machines folder.
+def installation_owner(machines: Path) -> str:
+    """A random id for this DevPod installation, kept in its context folder.
 
-    It goes into every compose's marker, so ``cleanup`` only ever removes composes that this
-    installation created, never another user's on the same Dokploy.
+    ``machines`` is DevPod's machines folder; the id lives beside it. It goes into every
+    compose's marker, so ``cleanup`` only ever removes composes that this installation
+    created, never another user's on the same Dokploy.
     """
-    path = directory / OWNER_FILE
+    path = machines.parent / OWNER_FILE
     with contextlib.suppress(OSError):
         text = path.read_text(encoding="ascii").strip()
         if text:
             return text
-    directory.mkdir(parents=True, exist_ok=True)
-    owner = os.urandom(6).hex()
+    legacy = machines / LEGACY_OWNER_FILE
+    with contextlib.suppress(OSError):
+        owner = legacy.read_text(encoding="ascii").strip()
+        if owner:
+            _write_owner(path, owner)
+            legacy.unlink()
+            return owner
+    return _write_owner(path, os.urandom(6).hex())
+
+
+def _write_owner(path: Path, owner: str) -> str:
+    """Create ``path`` holding ``owner`` unless it exists; return the id that won."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

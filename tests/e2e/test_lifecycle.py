@@ -78,7 +78,10 @@ def test_machine_files_are_private_and_state_is_complete(emulator_latest, devpod
     (compose,) = _composes(emulator_latest)
     assert compose["composeId"] == state["compose_id"]
     assert compose["appName"].startswith("devpod-ws1-")
-    owner = (devpod.machine_folder("ws1").parent / ".dokploy-provider-owner").read_text().strip()
+    machines = devpod.machine_folder("ws1").parent
+    # Nothing but machine folders under machines/: DevPod reads each entry as a machine.
+    assert [p.name for p in machines.iterdir()] == ["ws1"]
+    owner = (machines.parent / "dokploy-provider-owner").read_text().strip()
     assert f"[dokploy-provider machine=ws1 owner={owner}]" in compose["description"]
     assert devpod.run("delete").returncode == 0
 

@@ -97,3 +97,16 @@ def test_unwritable_folder_is_a_state_error(tmp_path) -> None:
         folder = MachineFolder("/proc/forbidden")
     with pytest.raises(StateError):
         folder.ensure()
+
+
+def test_installation_owner_lives_beside_machines_and_migrates_the_old_file(tmp_path) -> None:
+    from dokploy_provider.state import installation_owner
+
+    machines = tmp_path / "contexts" / "default" / "machines"
+    machines.mkdir(parents=True)
+    (machines / ".dokploy-provider-owner").write_text("0123456789ab\n")
+    assert installation_owner(machines) == "0123456789ab"
+    # `devpod machine list` fails on any entry of machines/ that is not a machine folder.
+    assert list(machines.iterdir()) == []
+    assert (machines.parent / "dokploy-provider-owner").read_text().strip() == "0123456789ab"
+    assert installation_owner(machines) == "0123456789ab"
