@@ -10,10 +10,13 @@ Dokploy runs the file with plain ``docker compose -p <appName> up -d --build`` a
 * Named volumes only (Dokploy wipes the compose's ``code`` folder on every deploy), for the
   inner Docker's data and for DevPod's agent and workspace data.
 * The pinned host key and the authorized client key arrive as environment variables.
-* The boot script owns the container's life: it starts dockerd, waits for it, starts sshd
-  and (after a restart) DevPod's inactivity daemon, and on SIGTERM stops them and exits 0.
-  ``restart: on-failure`` therefore leaves a workspace stopped by ``docker compose stop`` or
-  by DevPod's auto-stop (``kill 1``) stopped, and only restarts one whose sshd crashed.
+* The boot script owns the container's life: it starts dockerd, waits for it, starts sshd,
+  and on SIGTERM stops them and exits 0. ``restart: on-failure`` therefore leaves a workspace
+  stopped by ``docker compose stop`` or by DevPod's auto-stop (``kill 1``) stopped, and only
+  restarts one whose sshd crashed.
+* DevPod's agent owns its inactivity daemon (see :data:`INIT_FUNCTIONS`); the boot script
+  only lets the agent's own service script work without an init system, and runs that script
+  again after a restart.
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ AGENT_DATA_DIR = f"{DEVPOD_DATA_DIR}/agent"
 ENV_AUTHORIZED_KEY = "DEVPOD_SSH_AUTHORIZED_KEY"
 ENV_HOST_KEY = "DEVPOD_SSH_HOST_KEY"
 ENV_MACHINE_ID = "DEVPOD_MACHINE_ID"
-ENV_AGENT_PATH = "DEVPOD_AGENT_PATH"
 #: What `plan` shows instead of the private host key.
 MASKED = "***"
 DOCKER_VOLUME = "docker-data"
@@ -62,6 +64,41 @@ RUN set -eux; \\
     mkdir -p /run/sshd {data_dir}
 """
 
+#: The inner dockerd's configuration: the image's ``/etc/docker/daemon.json`` as it was on the
+#: container's first boot (see the boot script for why not that file itself).
+INNER_DOCKERD_CONFIG = "/etc/docker/dokploy-provider-daemon.json"
+#: Service scripts that DevPod's agent (``devpod``) or Devsy's (``devsy``) installs for its
+#: inactivity daemon when there is no systemd (takama/daemon's SysV template).
+AGENT_SERVICES = ("devpod", "devsy")
+#: Where the boot script keeps a copy of those scripts, on the persistent volume, so that a
+#: recreated container (Dokploy's nightly prune, a redeploy) gets them back.
+SAVED_SERVICES_DIR = f"{DEVPOD_DATA_DIR}/.services"
+
+#: The three helpers of RHEL's ``/etc/rc.d/init.d/functions`` that DevPod's SysV service
+#: script sources and calls. Debian and Ubuntu have no such file, so there ``status`` fails,
+#: the agent's "already running?" check is always "no", ``start`` finds the pid file of the
+#: running daemon and exits 7 ("Error starting service: exit status 7"), and the agent falls
+#: back to starting a second daemon. With these, the script answers truthfully: one daemon,
+#: started once, and a ``devpod up`` after a restart sees it running.
+INIT_FUNCTIONS = """\
+# dokploy-provider: what DevPod's SysV service script needs of RHEL's init functions.
+success() { return 0; }
+failure() { return 1; }
+_pidfile_arg() { if [ "${1:-}" = "-p" ]; then echo "$2"; fi; }
+status() {
+  pidfile=$(_pidfile_arg "$@"); [ "${1:-}" = "-p" ] && shift 2
+  pid=$(cat "$pidfile" 2>/dev/null || true)
+  if [ -n "$pid" ] && [ -d "/proc/$pid" ]; then echo "$1 (pid  $pid) is running..."; return 0; fi
+  echo "$1 is stopped"; return 3
+}
+killproc() {
+  pidfile=$(_pidfile_arg "$@")
+  pid=$(cat "$pidfile" 2>/dev/null || true)
+  [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
+  rm -f "$pidfile"
+}
+"""
+
 # The boot script runs as the container's command under `init: true` (tini is PID 1, reaps,
 # and forwards SIGTERM to this script). `$` must be doubled in the compose file: compose
 # would interpolate it otherwise.
@@ -70,13 +107,14 @@ BOOT_SCRIPT = """\
 # dokploy-provider workspace boot: pinned host key, key-only sshd, own dockerd.
 set -eu
 log() {{ echo "workspace-boot: $*" >&2; }}
-dockerd_pid= sshd_pid= daemon_pid=
+dockerd_pid= sshd_pid=
 # SIGTERM (compose.stop, or `kill 1` from DevPod's auto-stop via tini) is a clean stop and
 # exits 0, which `restart: on-failure` leaves stopped; dockerd gets to stop its containers.
 stop_workspace() {{
   trap '' TERM INT
   log "stopping"
-  kill -TERM $sshd_pid $daemon_pid 2>/dev/null || true
+  kill -TERM $sshd_pid 2>/dev/null || true
+  save_agent_services
   if [ -n "$dockerd_pid" ]; then
     kill -TERM "$dockerd_pid" 2>/dev/null || true
     wait "$dockerd_pid" 2>/dev/null || true
@@ -84,6 +122,12 @@ stop_workspace() {{
   exit 0
 }}
 trap stop_workspace TERM INT
+save_agent_services() {{
+  mkdir -p {saved_services}
+  for name in {services}; do
+    if [ -f "/etc/init.d/$name" ]; then cp "/etc/init.d/$name" {saved_services}/; fi
+  done
+}}
 
 (
   umask 077
@@ -114,10 +158,28 @@ mkdir -p /run/sshd {data_dir}
 
 # Pid files and sockets left by this container's previous run name processes that no
 # longer exist (or, worse, unrelated ones with a reused pid): dockerd would refuse to start.
-rm -rf /var/run/docker.pid /var/run/docker.sock /var/run/docker /run/containerd \\
-  /var/run/devpod.pid /tmp/daemon.pid
+rm -rf /var/run/docker.pid /var/run/docker.sock /var/run/docker /run/containerd /tmp/daemon.pid
+for name in {services}; do
+  rm -f "/var/run/$name.pid" "/var/lock/subsys/$name"
+  if [ ! -e "/etc/init.d/$name" ] && [ -f "{saved_services}/$name" ]; then
+    mkdir -p /etc/init.d && cp "{saved_services}/$name" /etc/init.d/
+  fi
+done
+if [ ! -e /etc/rc.d/init.d/functions ]; then
+  mkdir -p /etc/rc.d/init.d
+  cat > /etc/rc.d/init.d/functions <<'EOF'
+{init_functions}EOF
+fi
 
-dockerd >>/var/log/dockerd.log 2>&1 &
+# dockerd reads a copy of the image's daemon.json taken on this container's first boot. The
+# agents of DevPod's successors merge `containerd-snapshotter` into /etc/docker/daemon.json and
+# SIGHUP dockerd even with agent.local "false"; reading our copy, dockerd reloads unchanged
+# instead of moving every inner image to another store at the next restart.
+if [ ! -f {daemon_config} ]; then
+  mkdir -p /etc/docker
+  cp /etc/docker/daemon.json {daemon_config} 2>/dev/null || echo '{{}}' > {daemon_config}
+fi
+dockerd --config-file {daemon_config} >>/var/log/dockerd.log 2>&1 &
 dockerd_pid=$!
 # sshd waits for dockerd: DevPod's agent uses Docker as soon as SSH answers.
 tries=0
@@ -133,17 +195,14 @@ done
 /usr/sbin/sshd -D -e -f /etc/ssh/devpod/sshd_config &
 sshd_pid=$!
 
-# After a restart nothing re-runs DevPod's inactivity daemon (its service install assumes
-# an init system); start it when the agent and a workspace are already here. The pid files
-# are the ones the agent's own start-up checks, so it does not start a second one.
-agent="${{DEVPOD_AGENT_PATH:-}}"
-if [ -n "$agent" ] && [ -x "$agent" ] \\
-    && ls {agent_data}/contexts/*/workspaces/*/workspace.json >/dev/null 2>&1; then
-  "$agent" agent daemon --agent-dir {agent_data} >>/var/log/devpod-daemon.log 2>&1 &
-  daemon_pid=$!
-  echo "$daemon_pid" > /var/run/devpod.pid
-  echo "$daemon_pid" > /tmp/daemon.pid
-fi
+# DevPod's agent installed its inactivity daemon as a service on an earlier `devpod up`; after
+# a restart nothing else starts it. Its script carries the agent's own subcommand, agent dir
+# and interval, and its status check (see the functions above) keeps it to one daemon.
+for name in {services}; do
+  if [ -x "/etc/init.d/$name" ]; then
+    "/etc/init.d/$name" start >/dev/null 2>&1 || log "could not start the $name service"
+  fi
+done
 
 set +e
 wait "$sshd_pid"
@@ -192,7 +251,13 @@ def image_tag(settings: Settings) -> str:
 
 def boot_script() -> str:
     """The script the container runs at every start (the same for every workspace)."""
-    return BOOT_SCRIPT.format(data_dir=DEVPOD_DATA_DIR, agent_data=AGENT_DATA_DIR)
+    return BOOT_SCRIPT.format(
+        data_dir=DEVPOD_DATA_DIR,
+        services=" ".join(AGENT_SERVICES),
+        saved_services=SAVED_SERVICES_DIR,
+        init_functions=INIT_FUNCTIONS,
+        daemon_config=INNER_DOCKERD_CONFIG,
+    )
 
 
 def render(settings: Settings, spec: WorkspaceSpec) -> str:
@@ -209,7 +274,6 @@ def render(settings: Settings, spec: WorkspaceSpec) -> str:
         "ports": [f"{spec.ssh_port}:{SSH_CONTAINER_PORT}"],
         "environment": {
             ENV_MACHINE_ID: spec.machine_id,
-            ENV_AGENT_PATH: settings.agent_path,
             ENV_AUTHORIZED_KEY: spec.authorized_key,
             ENV_HOST_KEY: spec.host_key_b64,
         },

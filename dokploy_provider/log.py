@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 
 LOGGER_NAME = "dokploy_provider"
@@ -29,6 +30,24 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, _REDACTED)
     return text
+
+
+class _NoLibraryTracebacks(logging.Filter):
+    """Keeps a library's one-line error and drops the traceback it logs line by line after it.
+
+    Paramiko logs every failed handshake (e.g. the readiness probe reaching docker-proxy
+    before sshd listens) as ``Exception (client): …`` followed by one ERROR record per
+    traceback line; with ``DEVPOD_DEBUG`` those reached DevPod's output as a wall of stack.
+    """
+
+    _TRACEBACK_LINE = re.compile(
+        r"^(Traceback |During handling |\s|$|[\w.]+(Error|Exception)(:|$))"
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith(LOGGER_NAME) or record.levelno < logging.ERROR:
+            return True
+        return not self._TRACEBACK_LINE.match(record.getMessage())
 
 
 class _RedactingFormatter(logging.Formatter):
@@ -59,7 +78,10 @@ def setup(verbosity: int = 0) -> logging.Logger:
     root = logging.getLogger()
     root.handlers.clear()
     if verbosity > 0:
-        root.addHandler(handler)
+        library_handler = logging.StreamHandler(sys.stderr)
+        library_handler.setFormatter(_RedactingFormatter(fmt))
+        library_handler.addFilter(_NoLibraryTracebacks())
+        root.addHandler(library_handler)
         root.setLevel(logging.DEBUG)
         for noisy in ("httpcore", "hpack"):
             logging.getLogger(noisy).setLevel(logging.INFO)

@@ -4,6 +4,7 @@ and the environment exactly as DevPod sets it."""
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,14 @@ from dokploy_emulator.sshd import free_port_block
 BIN = Path(sys.executable).parent
 PROVIDER = shutil.which("dokploy-provider", path=str(BIN)) or str(BIN / "dokploy-provider")
 VERSIONS = ["v0.22.7", "v0.26.0", "v0.30.2"]
+#: Which CLI generation's environment the verbs get: ``devpod`` (DevPod v0.6.15 and the
+#: skevetter fork: ``DEVPOD*`` variables, exec lines through bash) or ``devsy`` (Devsy v1.1:
+#: ``DEVSY*`` variables only, exec lines through a plain POSIX shell). `.ci/run` runs the e2e
+#: lane once with each.
+GENERATION = os.environ.get("DOKPLOY_TEST_DEVPOD_GENERATION", "devpod")
+#: The shell that runs exec lines: DevPod v0.6.15 uses bash; the fork and Devsy an emulated
+#: POSIX shell, for which dash (no bash-isms) stands in.
+EXEC_SHELL = shutil.which("bash" if GENERATION == "devpod" else "dash") or "sh"
 
 
 def start_emulator(
@@ -79,7 +88,8 @@ class DevPod:
     def env(
         self, machine_id: str | None, command: str | None = None, **extra: str
     ) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DOKPLOY_", "MACHINE_"))}
+        prefixes = ("DOKPLOY_", "MACHINE_", "DEVPOD", "DEVSY")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
         env.update(self.options)
         env.update(
             {
@@ -107,6 +117,13 @@ class DevPod:
         if command is not None:
             env["COMMAND"] = command
         env.update(extra)
+        if GENERATION == "devsy":  # Devsy renames its base variables and sets no DEVPOD*
+            env = {
+                ("DEVSY" + k[len("DEVPOD"):] if k.startswith("DEVPOD") else k): v
+                for k, v in env.items()
+            }
+            if "DEVSY" in env:
+                env["DEVSY"] = "/usr/local/bin/devsy"
         return env
 
     def machine_folder(self, machine_id: str) -> Path:
@@ -125,8 +142,10 @@ class DevPod:
     ) -> Result:
         if machine_id is not None:
             self.machine_folder(machine_id).mkdir(parents=True, exist_ok=True)
+        # as provider.yaml's exec line, through the generation's shell
+        line = " ".join(shlex.quote(part) for part in [PROVIDER, verb, *extra_args])
         proc = subprocess.run(
-            [PROVIDER, verb, *extra_args],
+            [EXEC_SHELL, "-c", line],
             env=self.env(machine_id, command, **extra),
             input=stdin,
             capture_output=True,

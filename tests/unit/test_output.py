@@ -37,3 +37,30 @@ def test_json() -> None:
     out = io.StringIO()
     render(ROWS, COLUMNS, as_json=True, stream=out)
     assert json.loads(out.getvalue()) == ROWS
+
+
+def test_debug_output_keeps_library_errors_to_one_line(monkeypatch, capsys) -> None:
+    import logging
+
+    from dokploy_provider import log
+
+    monkeypatch.setenv("DEVPOD_DEBUG", "true")
+    log.setup()
+    transport = logging.getLogger("paramiko.transport")
+    transport.error("Exception (client): Error reading SSH protocol banner")
+    for line in (
+        "Traceback (most recent call last):",
+        '  File "paramiko/transport.py", line 2227, in _check_banner',
+        "EOFError",
+        "",
+        "During handling of the above exception, another exception occurred:",
+        "paramiko.ssh_exception.SSHException: Error reading SSH protocol banner",
+    ):
+        transport.error(line)
+    transport.debug("Local version/idstring: SSH-2.0-paramiko")
+    err = capsys.readouterr().err
+    assert "Exception (client): Error reading SSH protocol banner" in err
+    assert "Local version/idstring" in err
+    assert "Traceback" not in err and "File " not in err and "EOFError" not in err
+    assert "During handling" not in err and "SSHException:" not in err
+    logging.getLogger().handlers.clear()

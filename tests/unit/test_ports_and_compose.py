@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -134,7 +136,8 @@ def test_container_life_matches_auto_stop() -> None:
     assert service["restart"] == "on-failure:3"
     assert service["init"] is True
     assert service["stop_grace_period"] == compose.STOP_GRACE_PERIOD
-    assert service["environment"]["DEVPOD_AGENT_PATH"] == "/var/lib/devpod/bin/devpod"
+    # DevPod's agent owns its daemon; the compose names no agent binary or subcommand
+    assert "DEVPOD_AGENT_PATH" not in service["environment"]
     provider = yaml.safe_load((ROOT / "provider.yaml").read_text())
     assert provider["agent"]["exec"]["shutdown"] == compose.SHUTDOWN_COMMAND
     assert provider["agent"]["dataPath"] == compose.AGENT_DATA_DIR
@@ -154,4 +157,76 @@ def test_boot_script_is_posix_and_self_sufficient(tmp_path: Path) -> None:
     assert "trap stop_workspace TERM INT" in script
     stop = script.split("stop_workspace() {", 1)[1].split("\n}", 1)[0]
     assert stop.rstrip().endswith("exit 0")
-    assert f"agent daemon --agent-dir {compose.AGENT_DATA_DIR}" in script
+    # the daemon is the agent's: no subcommand name of any DevPod generation is assumed
+    assert "agent daemon" not in script
+    assert "> /tmp/daemon.pid" not in script and "> /var/run/devpod.pid" not in script
+    assert 'for name in devpod devsy; do' in script
+
+
+#: What DevPod's SysV service script (takama/daemon's template, as DevPod v0.6.15 installs it
+#: for its inactivity daemon) does, reduced to the parts that decide "running or not".
+SYSV_SERVICE = """#! /bin/sh
+if [ -f /etc/rc.d/init.d/functions ]; then . /etc/rc.d/init.d/functions; fi
+exec="$ROOT/daemon"
+pidfile="$ROOT/devpod.pid"
+start() {
+    if [ -f $pidfile ]; then
+        if ! [ -d "/proc/$(cat $pidfile)" ]; then rm $pidfile; fi
+    fi
+    if ! [ -f $pidfile ]; then
+        $exec >> "$ROOT/log" 2>&1 &
+        echo $! > $pidfile
+        success
+        echo
+    else
+        printf "$pidfile still exists...\\n"
+        exit 7
+    fi
+}
+rh_status() { status -p $pidfile devpod; }
+case "$1" in
+    start) rh_status >/dev/null 2>&1 && exit 0; start ;;
+    status) rh_status ;;
+esac
+exit $?
+"""
+
+
+@pytest.mark.parametrize("with_functions", [True, False])
+def test_init_functions_keep_the_agent_to_one_daemon(tmp_path: Path, with_functions: bool) -> None:
+    shell = shutil.which("dash") or "sh"
+    functions = tmp_path / "functions"
+    functions.write_text(compose.INIT_FUNCTIONS)
+    service = SYSV_SERVICE.replace("/etc/rc.d/init.d/functions", str(functions))
+    if not with_functions:
+        service = service.replace(str(functions), str(tmp_path / "absent"))
+    (tmp_path / "service").write_text(service)
+    (tmp_path / "daemon").write_text("#!/bin/sh\nexec sleep 30\n")
+    (tmp_path / "daemon").chmod(0o755)
+    env = {"ROOT": str(tmp_path), "PATH": "/usr/bin:/bin"}
+
+    def service_call(verb: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([shell, str(tmp_path / "service"), verb], env=env,
+                              capture_output=True, text=True, timeout=10, check=False)
+
+    pids: list[str] = []
+    try:
+        assert service_call("start").returncode == 0
+        pids.append((tmp_path / "devpod.pid").read_text().strip())
+        # the agent's check (takama/daemon checkRunning): `service devpod status` output
+        # naming the service, then ErrAlreadyRunning; anything else means "start it again"
+        checked = service_call("status")
+        again = service_call("start")
+        pids.append((tmp_path / "devpod.pid").read_text().strip())
+        if with_functions:
+            assert checked.returncode == 0
+            assert re.search(r"devpod \(pid  \d+\) is running", checked.stdout)
+            assert again.returncode == 0 and pids[0] == pids[1]
+        else:
+            # Debian/Ubuntu without the shim: what DevPod logs as "exit status 7", after
+            # which the agent starts a second daemon of its own
+            assert checked.returncode != 0
+            assert again.returncode == 7
+    finally:
+        for pid in set(pids):
+            subprocess.run(["kill", pid], check=False)
