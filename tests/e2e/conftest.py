@@ -27,6 +27,11 @@ VERSIONS = ["v0.22.7", "v0.26.0", "v0.30.2"]
 GENERATION = os.environ.get("DOKPLOY_TEST_DEVPOD_GENERATION", "devpod")
 #: The shell that runs exec lines: DevPod v0.6.15 uses bash; the fork and Devsy an emulated
 #: POSIX shell, for which dash (no bash-isms) stands in.
+#: The base variables Devsy v1.1 renames (its pkg/config/env.go).
+DEVSY_NAMES = {
+    name: "DEVSY" + name[len("DEVPOD"):]
+    for name in ("DEVPOD", "DEVPOD_OS", "DEVPOD_ARCH", "DEVPOD_LOG_LEVEL", "DEVPOD_DEBUG")
+}
 EXEC_SHELL = shutil.which("bash" if GENERATION == "devpod" else "dash") or "sh"
 
 
@@ -118,10 +123,7 @@ class DevPod:
             env["COMMAND"] = command
         env.update(extra)
         if GENERATION == "devsy":  # Devsy renames its base variables and sets no DEVPOD*
-            env = {
-                ("DEVSY" + k[len("DEVPOD"):] if k.startswith("DEVPOD") else k): v
-                for k, v in env.items()
-            }
+            env = {(DEVSY_NAMES.get(k, k)): v for k, v in env.items()}
             if "DEVSY" in env:
                 env["DEVSY"] = "/usr/local/bin/devsy"
         return env
