@@ -183,8 +183,9 @@ def main() -> NoReturn:
 def _run() -> NoReturn:
     started = time.monotonic()
     _parse_args(sys.argv[2:] if len(sys.argv) >= 2 and sys.argv[1] == "command" else [])
-    env_debug = os.environ.get("DEVPOD_DEBUG", "").strip().lower() in {"1", "true", "yes"}
-    _opts.debug = _opts.debug or env_debug
+    from dokploy_provider.log import debug_from_env  # stdlib only: fits the hot path
+
+    _opts.debug = _opts.debug or debug_from_env()
 
     folder_path = os.environ.get("MACHINE_FOLDER", "")
     if not folder_path:

@@ -1,6 +1,7 @@
 """Logging: one helper, always to stderr (stdout is DevPod's protocol channel).
 
-Verbosity: ``-q`` warnings only, default info, ``-v`` or ``DEVPOD_DEBUG=true`` debug. Every
+Verbosity: ``-q`` warnings only, default info, ``-v`` or ``DEVPOD_DEBUG=true`` (Devsy:
+``DEVSY_DEBUG``) debug. Every
 record passes through a redaction filter holding the secrets registered with
 :func:`register_secret` (the API token, private keys), so a secret cannot reach stderr even
 when a library logs it.
@@ -12,6 +13,7 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Mapping
 
 LOGGER_NAME = "dokploy_provider"
 _REDACTED = "***"
@@ -55,9 +57,18 @@ class _RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-def debug_from_env() -> bool:
-    """Whether DevPod asked for debug output (``DEVPOD_DEBUG=true``)."""
-    return os.environ.get("DEVPOD_DEBUG", "").strip().lower() in {"1", "true", "yes"}
+#: DevPod v0.6.15 and the skevetter fork set ``DEVPOD_*``; Devsy v1.1 sets ``DEVSY_*`` only.
+DEBUG_VARIABLES = ("DEVPOD_DEBUG", "DEVSY_DEBUG")
+LOG_LEVEL_VARIABLES = ("DEVPOD_LOG_LEVEL", "DEVSY_LOG_LEVEL")
+
+
+def debug_from_env(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the CLI asked for debug output: ``DEVPOD_DEBUG``/``DEVSY_DEBUG`` true, or the
+    log level (``DEVPOD_LOG_LEVEL``/``DEVSY_LOG_LEVEL``) ``debug``. Neither is required."""
+    env = os.environ if environ is None else environ
+    if any(env.get(name, "").strip().lower() in {"1", "true", "yes"} for name in DEBUG_VARIABLES):
+        return True
+    return any(env.get(name, "").strip().lower() == "debug" for name in LOG_LEVEL_VARIABLES)
 
 
 def setup(verbosity: int = 0) -> logging.Logger:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
+
 from dokploy_provider.output import render
 
 ROWS = [
@@ -64,3 +66,19 @@ def test_debug_output_keeps_library_errors_to_one_line(monkeypatch, capsys) -> N
     assert "Traceback" not in err and "File " not in err and "EOFError" not in err
     assert "During handling" not in err and "SSHException:" not in err
     logging.getLogger().handlers.clear()
+
+
+@pytest.mark.parametrize(
+    ("environ", "debug"),
+    [
+        ({}, False),
+        ({"DEVPOD_DEBUG": "true"}, True),
+        ({"DEVSY_DEBUG": "true"}, True),  # Devsy v1.1 sets no DEVPOD_* at all
+        ({"DEVSY_LOG_LEVEL": "debug"}, True),
+        ({"DEVPOD_LOG_LEVEL": "info", "DEVSY_DEBUG": "false"}, False),
+    ],
+)
+def test_debug_is_read_from_either_generations_variables(environ, debug) -> None:
+    from dokploy_provider.log import debug_from_env
+
+    assert debug_from_env(environ) is debug
