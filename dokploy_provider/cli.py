@@ -210,11 +210,19 @@ def build_app() -> click.Group:
     def doctor(machine_folder: str | None, env_file: str | None, as_json: bool) -> None:
         """Check everything from the options to an SSH login; one line per check, with fixes."""
         from dokploy_provider import output
-        from dokploy_provider.doctor import COLUMNS, failed, iter_rows, run_from_environment
-
-        results = run_verb(
-            "doctor", lambda: run_from_environment(machine_folder=machine_folder, env_file=env_file)
+        from dokploy_provider.doctor import (
+            COLUMNS,
+            CheckResult,
+            failed,
+            iter_rows,
+            run_from_environment,
         )
+
+        def action() -> list[CheckResult]:
+            _use_stored_options()
+            return run_from_environment(machine_folder=machine_folder, env_file=env_file)
+
+        results = run_verb("doctor", action)
         output.render(list(iter_rows(results)), COLUMNS, as_json=as_json)
         problems = failed(results)
         if problems:
@@ -241,6 +249,7 @@ def build_app() -> click.Group:
         def action() -> list[dict[str, object]]:
             from dokploy_provider import inventory
 
+            _use_stored_options()
             with machine_service(needs_machine=False) as service:
                 found = inventory.find_workspaces(service)
                 return inventory.rows(service, found)
@@ -259,6 +268,7 @@ def build_app() -> click.Group:
         def action() -> list[dict[str, object]]:
             from dokploy_provider import inventory
 
+            _use_stored_options()
             with machine_service(needs_machine=False) as service:
                 found = inventory.find_workspaces(service)
                 orphans = [w for w in found if w.orphan]
@@ -287,6 +297,18 @@ def build_app() -> click.Group:
         render(run_verb("cleanup", action), inventory_columns, as_json=as_json)
 
     return app
+
+
+def _use_stored_options() -> None:
+    """For the commands a person runs: fill in the options DevPod or Devsy stored."""
+    from dokploy_provider import log, stored_options
+
+    used = stored_options.apply()
+    if used is not None:
+        log.get().info(
+            "Using the %s options stored in %s (context %s); exported variables win",
+            used.provider, used.path, used.context,
+        )
 
 
 def _env_machine_id_or(default: str) -> str:

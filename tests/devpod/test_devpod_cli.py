@@ -72,6 +72,19 @@ def _load_image(ws: Workspace, image: str) -> None:
     assert f"Loaded image: {image}" in out
 
 
+def test_doctor_with_nothing_exported_uses_devpods_stored_options(devpod: DevPodCLI) -> None:
+    # after `devpod provider add -o …`, a person runs doctor in a plain shell
+    env = {k: v for k, v in devpod.env.items() if k in {"PATH", "HOME", "DEVPOD_HOME", "TMPDIR"}}
+    proc = subprocess.run(["dokploy-provider", "doctor", "--json"], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    config = Path(devpod.env["DEVPOD_HOME"]) / "config.yaml"
+    assert f"stored in {config}" in proc.stderr, proc.stderr
+    assert devpod.emulator.url in proc.stdout + proc.stderr  # it checked our server
+    assert devpod.emulator.token not in proc.stdout + proc.stderr
+    rows = json.loads(proc.stdout)
+    assert any("v0.30.2" in json.dumps(row) for row in rows), rows
+
+
 def test_up_creates_the_machine_and_the_workspace(workspace: Workspace, dev_image: str) -> None:
     cli = workspace.cli
     first = cli("up", str(workspace.folder), "--provider", "dokploy", "--ide", "none",

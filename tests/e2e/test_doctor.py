@@ -148,3 +148,32 @@ def test_remote_server_checks(tmp_path: Path, devpod_factory) -> None:
         assert checks["ssh_host"]["status"] == "skip"
     finally:
         stop_emulator(emu)
+
+
+def test_doctor_with_nothing_exported_reads_the_options_devpod_stored(
+    emulator_latest, tmp_path: Path
+) -> None:
+    import os
+
+    import yaml
+
+    home = tmp_path / "user"
+    (home / ".devpod").mkdir(parents=True)
+    stored = {
+        "DOKPLOY_SERVER_URL": {"userProvided": True, "value": emulator_latest.url},
+        "DOKPLOY_API_TOKEN": {"userProvided": True, "value": emulator_latest.token},
+        "DOKPLOY_SSH_HOST": {},
+    }
+    config = home / ".devpod" / "config.yaml"
+    config.write_text(yaml.safe_dump({
+        "contexts": {"default": {"providers": {"dokploy": {"options": stored}}}},
+        "defaultContext": "default",
+    }))
+    env = {"PATH": os.environ["PATH"], "HOME": str(home)}  # a plain shell: nothing exported
+    proc = subprocess.run([PROVIDER, "doctor", "--json"], env=env, capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path, check=False)
+    assert f"stored in {config}" in proc.stderr, proc.stderr
+    assert emulator_latest.token not in proc.stdout + proc.stderr
+    checks = {row["check"]: row for row in json.loads(proc.stdout)}
+    assert emulator_latest.url in json.dumps(checks)
+    assert any(emulator_latest.version in json.dumps(row) for row in checks.values())
