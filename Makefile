@@ -29,6 +29,7 @@ lint: $(STAMP)
 
 bench: $(STAMP) check-sshd
 	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench_devpod.py
 
 # Release artifacts (one PEX per OS/arch) and the release provider.yaml, in dist/.
 dist: $(STAMP)
