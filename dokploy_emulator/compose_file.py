@@ -182,10 +182,32 @@ def _volumes(raw: Any, service: str) -> list[VolumeMount]:
     return mounts
 
 
+class _ComposeLoader(yaml.SafeLoader):
+    """YAML as Compose (Go yaml.v3, YAML 1.2) reads it: ``2222:22`` stays a string where
+    PyYAML's YAML 1.1 rules make it the base-60 integer 133342, ``on``/``yes`` stay strings.
+    (The provider has its own reader, ``dokploy_provider.yaml12``: the emulator is a separate
+    program and imports nothing of the provider.)"""
+
+
+
+_YAML11_ONLY = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:float"}
+_ComposeLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in _YAML11_ONLY]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_ComposeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_ComposeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
+_ComposeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?$"), list("-+.0123456789"))
+
+
 def parse_compose(text: str, variables: dict[str, str], project: str) -> ComposeSpec:
     """Parse and interpolate a compose file; raise ComposeError like ``docker compose`` fails."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_ComposeLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ComposeError(f"yaml: {exc}") from exc
     if not isinstance(data, dict):

@@ -35,7 +35,7 @@ from dokploy_provider.models import (
     Server,
 )
 from dokploy_provider.options import Settings
-from dokploy_provider.ports import choose_port, published_ports
+from dokploy_provider.ports import choose_port, compose_variables, published_ports
 from dokploy_provider.ssh import wait_until_ready
 from dokploy_provider.state import (
     MachineFolder,
@@ -500,7 +500,8 @@ class MachineService:
         for compose in self.all_composes():
             if compose.compose_id == excluding or compose.server_id != server_id:
                 continue
-            for port in published_ports(compose.compose_file):
+            variables = compose_variables(compose.env)
+            for port in published_ports(compose.compose_file, variables):
                 ports.setdefault(port, []).append(compose)
         return ports
 

@@ -203,6 +203,8 @@ class Compose(DokployModel):
     app_name: str
     description: str | None = None
     compose_file: str = ""
+    #: The compose's ``.env`` (KEY=value lines) that Dokploy writes beside the file.
+    env: str | None = None
     compose_status: str = "idle"
     source_type: str | None = None
     compose_type: str = "docker-compose"

@@ -2,49 +2,93 @@
 
 Docker publishes compose ports on the host that runs the compose, so two workspaces on the
 same Dokploy server must not share a host port. The ports in use are the ones the composes
-on that server publish in their compose files; this module reads them and picks a free one.
+on that server publish in their compose files; this module reads them (as Compose does: YAML
+1.2, see :mod:`yaml12`) and picks a free one.
 """
 
 from __future__ import annotations
 
+import re
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import yaml
 
+from dokploy_provider import yaml12
 from dokploy_provider.errors import PortRangeExhausted
 from dokploy_provider.options import PortRange
 
+#: Compose interpolation: ``$$`` (a literal ``$``), ``${VAR}``, ``${VAR:-default}``,
+#: ``${VAR-default}``, ``${VAR:?err}``, ``$VAR``.
+_VARIABLE = re.compile(
+    r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}"
+    r"|(?P<named>[A-Za-z_][A-Za-z0-9_]*))"
+)
 
-def published_ports(compose_text: str | None) -> set[int]:
-    """Host ports a compose file publishes (any container port), tolerant of odd files."""
+
+def published_ports(compose_text: str | None, variables: Mapping[str, str] | None = None) -> set[int]:
+    """Host ports a compose file publishes (any container port), read as Compose reads it:
+    YAML 1.2, every short and long port form, ``${VAR:-default}`` interpolated (from
+    ``variables``, the compose's env, when known). Tolerant of odd files."""
     if not compose_text:
         return set()
     try:
-        document = yaml.safe_load(compose_text)
+        document = yaml12.load(compose_text)
     except yaml.YAMLError:
         return set()
     if not isinstance(document, dict) or not isinstance(document.get("services"), dict):
         return set()
+    env = dict(variables or {})
     ports: set[int] = set()
     for service in document["services"].values():
-        if isinstance(service, dict):
-            for entry in service.get("ports") or []:
-                ports.update(_host_ports(entry))
+        if isinstance(service, dict) and isinstance(service.get("ports"), list):
+            for entry in service["ports"]:
+                ports.update(_host_ports(entry, env))
     return ports
 
 
-def _host_ports(entry: Any) -> set[int]:
-    if isinstance(entry, dict):
+def compose_variables(env_text: str | None) -> dict[str, str]:
+    """The ``KEY=value`` lines of a compose's env (Dokploy writes them as its ``.env``)."""
+    variables: dict[str, str] = {}
+    for raw in (env_text or "").splitlines():
+        line = raw.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.removeprefix("export ").partition("=")
+            variables[key.strip()] = value.strip().strip("'\"")
+    return variables
+
+
+def _interpolate(value: Any, env: Mapping[str, str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        if match.group("escaped"):
+            return "$"
+        name = match.group("braced") or match.group("named")
+        op, arg = match.group("op") or "", match.group("arg") or ""
+        value = env.get(name)
+        if op == "+":  # ${VAR+alt}
+            return arg if value is not None else ""
+        if op == ":+":
+            return arg if value else ""
+        if value is None or (op.startswith(":") and not value):
+            return arg if op in {"-", ":-"} else ""
+        return value
+
+    return _VARIABLE.sub(replace, str(value))
+
+
+def _host_ports(entry: Any, env: Mapping[str, str]) -> set[int]:
+    if isinstance(entry, dict):  # long syntax
         published = entry.get("published")
-        return _port_spec(str(published)) if published is not None else set()
+        return _port_spec(_interpolate(published, env)) if published is not None else set()
     if isinstance(entry, int):
         return set()  # a bare container port gets a random host port
-    text = str(entry).split("/", 1)[0]
-    parts = text.rsplit(":", 2)
+    spec = _interpolate(entry, env).split("/", 1)[0].strip()
+    if spec.startswith("["):  # [::1]:2222:22
+        spec = spec.split("]", 1)[1].lstrip(":")
+    parts = spec.rsplit(":", 2)
     if len(parts) < 2:
-        return set()
+        return set()  # container port (or range) only
     return _port_spec(parts[-2])
 
 

@@ -298,3 +298,30 @@ def test_command_imports_only_what_the_tunnel_needs(emulator_latest, devpod_fact
     assert result.stdout == b"tunnel\n"
     assert "paramiko" in modules
     assert not modules & {"pydantic", "pydantic_settings", "httpx", "click", "tenacity", "yaml"}
+
+
+def test_a_colleagues_unquoted_port_counts_as_published(emulator_latest, devpod_factory) -> None:
+    import httpx
+
+    from dokploy_emulator.sshd import free_port
+
+    port = free_port()
+    devpod = devpod_factory(emulator_latest, DOKPLOY_SSH_PORT_RANGE=f"{port}-{port}")
+    assert devpod.run("create", "first").returncode == 0  # makes the project/environment
+    state = json.loads((devpod.machine_folder("first") / "dokploy-machine.json").read_text())
+    assert devpod.run("delete", "first").returncode == 0
+    headers = {"x-api-key": emulator_latest.token}
+    env_id = emulator_latest.admin("state")["environments"][0]["environmentId"]
+    created = httpx.post(f"{emulator_latest.url}/api/compose.create", headers=headers,
+                         json={"name": "their-ssh", "environmentId": env_id})
+    created.raise_for_status()
+    # YAML 1.2 (Compose, Dokploy): the string "PORT:22"; YAML 1.1 (PyYAML): PORT*60+22
+    httpx.post(f"{emulator_latest.url}/api/compose.update", headers=headers, json={
+        "composeId": created.json()["composeId"], "sourceType": "raw",
+        "composeFile": f"services:\n  ssh:\n    image: x\n    ports:\n      - {port}:22\n",
+    }).raise_for_status()
+    assert state["ssh_port"] == port
+    result = devpod.run("create", "second")
+    assert result.returncode != 0
+    assert f"{port}-{port}" in result.err and "published" in result.err, result.err
+    assert len(_composes(emulator_latest)) == 1  # only theirs: nothing of ours left behind

@@ -230,3 +230,39 @@ def test_init_functions_keep_the_agent_to_one_daemon(tmp_path: Path, with_functi
     finally:
         for pid in set(pids):
             subprocess.run(["kill", pid], check=False)
+
+
+@pytest.mark.parametrize(
+    ("ports_yaml", "expected"),
+    [
+        ("- 2222:22", {2222}),  # YAML 1.1 would read the base-60 integer 133342
+        ("- 2223:22/tcp", {2223}),
+        ("- 127.0.0.1:2224:22", {2224}),
+        ('- "[::1]:2225:22"', {2225}),
+        ("- 2226-2228:22-24", {2226, 2227, 2228}),
+        ("- 22", set()),
+        ("- 2229", set()),  # a container port: Docker picks the host port
+        ('- "${SSH_PORT:-2230}:22"', {2230}),
+        ("- ${SSH_PORT-2231}:22", {2231}),
+        ("- target: 22\n  published: 2232\n  host_ip: 0.0.0.0", {2232}),
+        ('- target: 22\n  published: "2233-2234"', {2233, 2234}),
+        ("- target: 22", set()),
+    ],
+)
+def test_published_ports_read_as_compose_reads_them(ports_yaml: str, expected: set[int]) -> None:
+    body = "\n".join("      " + line for line in ports_yaml.splitlines())
+    text = f"services:\n  app:\n    image: x\n    ports:\n{body}\n"
+    assert published_ports(text) == expected
+
+
+def test_published_ports_use_the_composes_variables() -> None:
+    text = "services:\n  app:\n    ports:\n      - ${SSH_PORT:-2222}:22\n"
+    assert published_ports(text, {"SSH_PORT": "2300"}) == {2300}
+
+
+def test_compose_variables_read_the_env_lines() -> None:
+    from dokploy_provider.ports import compose_variables
+
+    assert compose_variables("# c\nSSH_PORT=2300\nexport NAME='x'\nBAD\n") == {
+        "SSH_PORT": "2300", "NAME": "x"}
+    assert compose_variables(None) == {}
