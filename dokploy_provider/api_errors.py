@@ -36,9 +36,17 @@ RETRY_MAX_SECONDS = 10.0
 RETRY_BACKOFF_SECONDS = 0.5
 
 API_KEY_HINT = (
-    "check DOKPLOY_API_TOKEN; create a key in the Dokploy dashboard under Settings → Profile → "
-    "API/CLI (pick the organization), and if a proxy such as Cloudflare sits in front of "
-    "Dokploy make sure it passes the x-api-key header"
+    "check DOKPLOY_API_TOKEN: a wrong, expired or rate-limited key all look the same to "
+    "Dokploy (HTTP 401); create a key in the Dokploy dashboard under Settings → Profile → "
+    "API/CLI (pick the organization, and an expiry you can live with), and if a proxy such as "
+    "Cloudflare sits in front of Dokploy make sure it passes the x-api-key header"
+)
+#: Dokploy Cloud, and v0.29.6+ with remote servers only: compose.create without a server.
+NEEDS_SERVER_MESSAGE = "you need to use a server to create a compose"
+NEEDS_SERVER_HINT = (
+    "this Dokploy deploys only on remote servers: set DOKPLOY_SERVER_ID to one of them "
+    "(`devpod provider set-options dokploy -o DOKPLOY_SERVER_ID=<id>`, or `auto`); "
+    "`dokploy-provider doctor` lists the servers this key can use"
 )
 REACH_HINT = "check DOKPLOY_SERVER_URL and that Dokploy is running and reachable from this machine"
 
@@ -242,12 +250,19 @@ def status_error(
             hint=API_KEY_HINT,
         )
     if status in (401, 403):
+        if said.lower().rstrip(".") == NEEDS_SERVER_MESSAGE:
+            hint = NEEDS_SERVER_HINT
+        else:
+            # Dokploy's message names what is refused ("... access this server/compose")
+            what = next((w for w in ("server", "compose", "project", "environment")
+                         if w in said.lower()), "project or server")
+            hint = (f"the API key's user lacks access to this {what}; use a key of an owner "
+                    f"or admin, or grant the user access to the {what} in Dokploy")
         return PermissionDenied(
             f"{where}: {said} (HTTP {status})",
             endpoint=endpoint,
             status_code=status,
-            hint="the API key's user lacks access; use a key of an owner or admin, or "
-            "grant the user access to this project or server",
+            hint=hint,
         )
     if status == 404:
         hint = None

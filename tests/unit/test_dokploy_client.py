@@ -894,6 +894,7 @@ def test_bare_401_is_authentication_failed(router: respx.Router) -> None:
     assert "rejected the API key" in text
     assert "settings.health" in text
     assert "Settings → Profile → API/CLI" in text
+    assert "expired or rate-limited" in text  # they look the same as a wrong key
     assert info.value.exit_code == 4
     assert info.value.status_code == 401
     assert_no_token(info.value)
@@ -916,7 +917,24 @@ def test_coded_401_is_permission_denied(router: respx.Router, body: dict[str, An
         make_client(router).get_compose("c1")
     assert "You are not authorized to access this compose" in str(info.value)
     assert "compose.one" in str(info.value)
+    assert "lacks access to this compose" in str(info.value)  # says which, not "project"
     assert not isinstance(info.value, AuthenticationFailed)
+
+
+def test_cloud_compose_create_without_a_server_says_set_the_server_id(
+    router: respx.Router,
+) -> None:
+    # Dokploy Cloud and v0.29.6+ with remote servers only: a 401 *with* a code
+    router.post("/compose.create").respond(401, json={
+        "message": "You need to use a server to create a compose", "code": "UNAUTHORIZED"})
+    with pytest.raises(PermissionDenied) as info:
+        make_client(router).create_compose(
+            name="w", app_name="w", description=None, project_id=None, environment_id="e1",
+            server_id=None,
+        )
+    text = str(info.value)
+    assert "DOKPLOY_SERVER_ID" in text and "doctor" in text
+    assert "owner or admin" not in text
 
 
 def test_403_is_permission_denied(router: respx.Router) -> None:
