@@ -23,6 +23,7 @@ from dokploy_provider.errors import (
     DokployError,
     NotFound,
     PermissionDenied,
+    ResponseTimeout,
     ServerError,
     ServerUnreachable,
     ValidationFailed,
@@ -176,10 +177,12 @@ def describe_transport_failure(
 
 
 def unreachable_error(
-    server_url: object, endpoint: str, cause: str, hint: str
+    server_url: object, endpoint: str, cause: str, hint: str, *, sent: bool = False
 ) -> ServerUnreachable:
-    """The :class:`ServerUnreachable` for a request to ``endpoint`` that got no response."""
-    return ServerUnreachable(
+    """The :class:`ServerUnreachable` for a request to ``endpoint`` that got no response
+    (a :class:`ResponseTimeout` when it was ``sent`` and the answer did not come in time)."""
+    kind = ResponseTimeout if sent else ServerUnreachable
+    return kind(
         f"Cannot reach Dokploy at {server_url} ({endpoint}): {cause}",
         endpoint=endpoint,
         hint=hint,
@@ -250,19 +253,22 @@ def status_error(
             hint=API_KEY_HINT,
         )
     if status in (401, 403):
+        access_hint: str
         if said.lower().rstrip(".") == NEEDS_SERVER_MESSAGE:
-            hint = NEEDS_SERVER_HINT
+            access_hint = NEEDS_SERVER_HINT
         else:
             # Dokploy's message names what is refused ("... access this server/compose")
             what = next((w for w in ("server", "compose", "project", "environment")
                          if w in said.lower()), "project or server")
-            hint = (f"the API key's user lacks access to this {what}; use a key of an owner "
-                    f"or admin, or grant the user access to the {what} in Dokploy")
+            access_hint = (
+                f"the API key's user lacks access to this {what}; use a key of an owner "
+                f"or admin, or grant the user access to the {what} in Dokploy"
+            )
         return PermissionDenied(
             f"{where}: {said} (HTTP {status})",
             endpoint=endpoint,
             status_code=status,
-            hint=hint,
+            hint=access_hint,
         )
     if status == 404:
         hint = None

@@ -428,20 +428,32 @@ class DokployClient:
         """Queue a redeployment (``compose.redeploy``), rewriting the raw compose file."""
         self._queue_deploy("compose.redeploy", compose_id, title, description)
 
-    def start_compose(self, compose_id: str) -> None:
-        """``docker compose up -d`` synchronously (``compose.start``)."""
-        self._post("compose.start", {"composeId": compose_id})
+    def start_compose(self, compose_id: str, *, read_timeout: float | None = None) -> None:
+        """``docker compose up -d`` synchronously (``compose.start``).
 
-    def stop_compose(self, compose_id: str) -> None:
-        """``docker compose stop`` synchronously (``compose.stop``)."""
-        self._post("compose.stop", {"composeId": compose_id})
+        Dokploy answers only when compose is done; ``read_timeout`` (default: the client's)
+        bounds that wait. :class:`ResponseTimeout` means it may still be under way.
+        """
+        self._post("compose.start", {"composeId": compose_id}, read_timeout=read_timeout)
 
-    def delete_compose(self, compose_id: str, *, delete_volumes: bool) -> None:
+    def stop_compose(self, compose_id: str, *, read_timeout: float | None = None) -> None:
+        """``docker compose stop`` synchronously (``compose.stop``): Docker waits up to the
+        containers' stop grace period first. ``read_timeout`` as for :meth:`start_compose`."""
+        self._post("compose.stop", {"composeId": compose_id}, read_timeout=read_timeout)
+
+    def delete_compose(
+        self, compose_id: str, *, delete_volumes: bool, read_timeout: float | None = None
+    ) -> None:
         """Delete the compose row, then its containers (and volumes) best-effort.
 
-        ``compose.delete``; raises :class:`NotFound` when it is already gone.
+        ``compose.delete`` (synchronous, ``docker compose down`` included); raises
+        :class:`NotFound` when it is already gone. ``read_timeout`` as for :meth:`start_compose`.
         """
-        self._post("compose.delete", {"composeId": compose_id, "deleteVolumes": delete_volumes})
+        self._post(
+            "compose.delete",
+            {"composeId": compose_id, "deleteVolumes": delete_volumes},
+            read_timeout=read_timeout,
+        )
 
     def clean_queues(self, compose_id: str) -> None:
         """Drop the compose's waiting (not running) deploy jobs (``compose.cleanQueues``)."""
@@ -576,8 +588,10 @@ class DokployClient:
     def _get(self, endpoint: str, params: Mapping[str, Any] | None = None) -> Any:
         return self._request("GET", endpoint, params=params)
 
-    def _post(self, endpoint: str, body: Mapping[str, Any]) -> Any:
-        return self._request("POST", endpoint, body=body)
+    def _post(
+        self, endpoint: str, body: Mapping[str, Any], *, read_timeout: float | None = None
+    ) -> Any:
+        return self._request("POST", endpoint, body=body, read_timeout=read_timeout)
 
     def _request(
         self,
@@ -586,9 +600,10 @@ class DokployClient:
         *,
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
+        read_timeout: float | None = None,
     ) -> Any:
         """Send one call; return its decoded JSON body, ``None`` for an empty body."""
-        response = self._send(method, endpoint, params, body)
+        response = self._send(method, endpoint, params, body, read_timeout)
         status = response.status_code
         if 200 <= status < 300:
             return self._decode(endpoint, response)
@@ -602,6 +617,7 @@ class DokployClient:
         endpoint: str,
         params: Mapping[str, Any] | None,
         body: Mapping[str, Any] | None,
+        read_timeout: float | None = None,
     ) -> httpx.Response:
         is_get = method == "GET"
         retrying = Retrying(
@@ -617,17 +633,20 @@ class DokployClient:
         try:
             for attempt in retrying:
                 with attempt:
-                    response = self._send_once(method, endpoint, params, body)
+                    response = self._send_once(method, endpoint, params, body, read_timeout)
                     if is_get and response.status_code >= 500:
                         raise _RetryableStatus(response)
                     return response
         except _RetryableStatus as exc:
             return exc.response
         except httpx.TransportError as exc:
+            kind = _failure_kind(exc)
             cause, hint = describe_transport_failure(
-                exc, _failure_kind(exc), self._connect_timeout, self._read_timeout
+                exc, kind, self._connect_timeout, read_timeout or self._read_timeout
             )
-            raise unreachable_error(self._url, endpoint, cause, hint) from exc
+            raise unreachable_error(
+                self._url, endpoint, cause, hint, sent=kind == "read_timeout"
+            ) from exc
         raise AssertionError("retry loop ended without a result")  # pragma: no cover
 
     def _retry_logger(self, method: str, endpoint: str) -> Callable[[RetryCallState], None]:
@@ -656,16 +675,25 @@ class DokployClient:
         endpoint: str,
         params: Mapping[str, Any] | None,
         body: Mapping[str, Any] | None,
+        read_timeout: float | None = None,
     ) -> httpx.Response:
         url = f"{self._url.api_base}/{endpoint}"
         started = time.monotonic()
+        timeout = (
+            httpx.Timeout(read_timeout, connect=self._connect_timeout)
+            if read_timeout is not None
+            else httpx.USE_CLIENT_DEFAULT
+        )
         try:
             if method == "GET":
                 query = {key: value for key, value in (params or {}).items() if value is not None}
-                response = self._http.get(url, params=query)
+                response = self._http.get(url, params=query, timeout=timeout)
             else:
                 response = self._http.post(
-                    url, json=dict(body or {}), headers={"Content-Type": "application/json"}
+                    url,
+                    json=dict(body or {}),
+                    headers={"Content-Type": "application/json"},
+                    timeout=timeout,
                 )
         except httpx.TransportError as exc:
             elapsed = (time.monotonic() - started) * 1000

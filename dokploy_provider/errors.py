@@ -109,6 +109,10 @@ class ServerUnreachable(DokployError):
     exit_code = EXIT_UNREACHABLE
 
 
+class ResponseTimeout(ServerUnreachable):
+    """The request reached Dokploy but no answer came in time: it may still be acting on it."""
+
+
 class AuthenticationFailed(DokployError):
     """Dokploy rejected the API key itself (401 whose body is only ``{"message":"Unauthorized"}``)."""
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from dokploy_provider import compose as compose_file
-from dokploy_provider import log
+from dokploy_provider import log, sync_calls
 from dokploy_provider.dokploy import DokployClient
 from dokploy_provider.errors import (
     ConfigurationError,
@@ -262,7 +262,14 @@ class MachineService:
             state = self._deploy_until_placed(folder, state, keys.client_public_line)
         elif "running" not in states:
             logger.info("Starting workspace %s", state.machine_id)
-            self.client.start_compose(compose.compose_id)
+            compose_id = compose.compose_id
+            sync_calls.settle(  # SSH readiness, waited for next, is the outcome
+                lambda timeout: self.client.start_compose(compose_id, read_timeout=timeout),
+                lambda: True,
+                endpoint="compose.start",
+                what="the workspace to start",
+                settings=self.settings,
+            )
         self._wait_ssh(state)
         state = state.replace(phase="ready", extra={**state.extra, "started_at": _now_iso()})
         folder.save(state)
@@ -282,7 +289,14 @@ class MachineService:
                 logger.info("The workspace's compose is already gone: nothing to stop")
                 return
             logger.info("Stopping workspace %s", state.machine_id)
-            self.client.stop_compose(compose.compose_id)
+            compose_id = compose.compose_id
+            sync_calls.settle(
+                lambda timeout: self.client.stop_compose(compose_id, read_timeout=timeout),
+                lambda: self.status() in (Status.STOPPED, Status.NOT_FOUND),
+                endpoint="compose.stop",
+                what="the workspace to stop",
+                settings=self.settings,
+            )
 
     # ------------------------------------------------------------------ delete
 
@@ -306,10 +320,21 @@ class MachineService:
             folder.remove()
 
     def _delete_compose(self, compose_id: str, *, delete_volumes: bool) -> None:
-        try:
-            self.client.delete_compose(compose_id, delete_volumes=delete_volumes)
-        except NotFound:
-            logger.debug("compose %s already deleted", compose_id)
+        def call(timeout: float) -> None:
+            try:
+                self.client.delete_compose(
+                    compose_id, delete_volumes=delete_volumes, read_timeout=timeout
+                )
+            except NotFound:
+                logger.debug("compose %s already deleted", compose_id)
+
+        sync_calls.settle(
+            call,
+            lambda: self._get_compose_or_none(compose_id) is None,
+            endpoint="compose.delete",
+            what="the compose to be deleted",
+            settings=self.settings,
+        )
 
     # ------------------------------------------------------------------ status
 
