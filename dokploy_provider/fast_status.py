@@ -242,7 +242,9 @@ class FastClient:
                     cause, hint = describe_transport_failure(
                         exc, exc.kind, self._connect_timeout, self._read_timeout
                     )
-                    raise unreachable_error(self._url, endpoint, cause, hint) from exc
+                    raise unreachable_error(
+                        self._url, endpoint, cause, hint, sent=exc.kind == "read_timeout"
+                    ) from exc
                 self._pause(attempt)
                 continue
             if status >= 500 and self._may_retry(attempt, started):

@@ -13,23 +13,32 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from dokploy_provider.errors import StateError
+from dokploy_provider import log
+from dokploy_provider.errors import ReadyTimeout, StateError
 
 STATE_FILE = "dokploy-machine.json"
 CLIENT_KEY_FILE = "id_ed25519"
 HOST_KEY_FILE = "ssh_host_ed25519_key"
 LOCK_FILE = ".dokploy-machine.lock"
+#: A waiting verb says what it waits for after this long...
+LOCK_NOTICE_SECONDS = 1.0
+#: ...and gives up after this long: a create may hold the lock for its whole deploy
+#: (DOKPLOY_DEPLOY_TIMEOUT, 15 min by default) and SSH wait.
+LOCK_TIMEOUT_SECONDS = 20 * 60.0
+LOCK_POLL_SECONDS = 0.1
 #: Kept in DevPod's context folder (beside ``machines/``), never inside ``machines/``: DevPod
 #: reads every entry there as a machine and ``devpod machine list`` fails on a stray file.
 OWNER_FILE = "dokploy-provider-owner"
 #: Where releases before 0.2 kept it (inside ``machines/``); read once and moved.
 LEGACY_OWNER_FILE = ".dokploy-provider-owner"
 STATE_SCHEMA = 1
+logger = log.get("state")
 
 #: The user the workspace's sshd lets us in as.
 WORKSPACE_USER = "root"
@@ -191,29 +200,79 @@ def write_private_file(path: Path, data: bytes) -> None:
 
 
 @contextlib.contextmanager
-def machine_lock(folder: MachineFolder) -> Iterator[None]:
+def machine_lock(
+    folder: MachineFolder,
+    *,
+    timeout: float = LOCK_TIMEOUT_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[None]:
     """Hold an exclusive lock on the machine folder, so two verbs never mutate one machine.
 
     ``flock`` on POSIX, ``msvcrt.locking`` on Windows; released when the process ends, even
-    when DevPod SIGKILLs it.
+    when DevPod SIGKILLs it. A waiter says after a second what it waits for (the holder writes
+    its pid and verb into the lock file) and gives up after ``timeout`` seconds.
     """
     folder.ensure()
     path = folder.path / LOCK_FILE
     handle = open(path, "a+b")  # noqa: SIM115 - held for the whole block
     try:
         os.chmod(path, 0o600)
-        if sys.platform == "win32":
-            import msvcrt
-
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        started = time.monotonic()
+        told = False
+        while not _try_lock(handle):
+            waited = time.monotonic() - started
+            if waited >= timeout:
+                raise ReadyTimeout(
+                    f"machine {folder.path.name} is still locked by {_holder(path)} after "
+                    f"{waited:.0f} s",
+                    hint="wait for that operation to end, or stop it; the lock goes with its "
+                    "process",
+                )
+            if not told and waited >= LOCK_NOTICE_SECONDS:
+                logger.info(
+                    "Waiting for %s to finish with machine %s", _holder(path), folder.path.name
+                )
+                told = True
+            sleep(LOCK_POLL_SECONDS)
+        handle.seek(0)
+        handle.truncate()
+        verb = sys.argv[1] if len(sys.argv) > 1 else "a command"
+        handle.write(f"{os.getpid()} {verb}\n".encode())
+        handle.flush()
         yield
     finally:
         handle.close()
+
+
+def _try_lock(handle: BinaryIO) -> bool:
+    """Take the lock without blocking; False when another process holds it."""
+    if sys.platform == "win32":
+        import msvcrt
+
+        handle.seek(0)
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _holder(path: Path) -> str:
+    """Who holds the lock, from what it wrote: "dokploy-provider create (pid 123)"."""
+    try:
+        pid, _, verb = path.read_text(encoding="utf-8").strip().partition(" ")
+    except OSError:
+        pid, verb = "", ""
+    if not pid.isdigit():
+        return "another dokploy-provider command"
+    return f"dokploy-provider {verb or 'command'} (pid {pid})"
 
 
 def machines_dir(environ: dict[str, str] | None = None) -> Path:

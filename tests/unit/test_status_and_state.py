@@ -110,3 +110,44 @@ def test_installation_owner_lives_beside_machines_and_migrates_the_old_file(tmp_
     assert list(machines.iterdir()) == []
     assert (machines.parent / "dokploy-provider-owner").read_text().strip() == "0123456789ab"
     assert installation_owner(machines) == "0123456789ab"
+
+
+def test_a_locked_machine_says_what_it_waits_for_and_gives_up(tmp_path, caplog) -> None:
+    import logging
+    import subprocess
+    import sys
+    import textwrap
+
+    import pytest
+
+    from dokploy_provider.errors import ReadyTimeout
+    from dokploy_provider.state import MachineFolder, machine_lock
+
+    folder = MachineFolder(tmp_path / "ws1")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, time
+            sys.argv = ["dokploy-provider", "create"]
+            from dokploy_provider.state import MachineFolder, machine_lock
+            with machine_lock(MachineFolder({str(folder.path)!r})):
+                print("locked", flush=True)
+                time.sleep(30)
+        """)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        provider_logger = logging.getLogger("dokploy_provider")
+        propagate, provider_logger.propagate = provider_logger.propagate, True
+        with caplog.at_level(logging.INFO, logger="dokploy_provider"), \
+                pytest.raises(ReadyTimeout) as info, machine_lock(folder, timeout=1.5):
+            pass
+        said = f"dokploy-provider create (pid {holder.pid})"
+        assert said in str(info.value)
+        assert f"Waiting for {said} to finish with machine ws1" in caplog.text
+    finally:
+        logging.getLogger("dokploy_provider").propagate = propagate
+        holder.kill()
+        holder.wait()
+    with machine_lock(folder, timeout=5):  # free again once the holder is gone
+        pass
