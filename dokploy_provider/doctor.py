@@ -233,12 +233,16 @@ class Doctor:
     # ------------------------------------------------------------------ server checks
 
     def _check_url(self) -> str:
-        from dokploy_provider.urls import parse_server_url
+        from dokploy_provider.urls import parse_server_url, plain_http_warning
 
         raw = self.environ.get("DOKPLOY_SERVER_URL", "").strip()
         if not raw:
             raise CheckFailed("DOKPLOY_SERVER_URL is not set")
         url = parse_server_url(raw)
+        warning = plain_http_warning(url)
+        if warning:
+            log.get("doctor").warning("%s", warning)
+            return f"{url.base_url} (API at {url.api_base}); warning: plain HTTP to a public address"
         return f"{url.base_url} (API at {url.api_base})"
 
     def _check_options(self) -> str:

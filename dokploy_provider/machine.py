@@ -49,6 +49,7 @@ from dokploy_provider.status import (
     require_owned,
     workspace_status,
 )
+from dokploy_provider.urls import plain_http_warning
 
 logger = log.get("machine")
 
@@ -117,6 +118,9 @@ class MachineService:
         Returns the lines to report on success; raises on the first blocking problem.
         """
         settings = self.settings
+        warning = plain_http_warning(settings.server_url)
+        if warning:
+            logger.warning("%s", warning)
         version = self.client.version()
         self.client.health()
         lines = [f"Dokploy {version} at {settings.server_url} accepts the API key"]

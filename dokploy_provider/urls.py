@@ -179,3 +179,36 @@ def parse_server_url(raw: str) -> ServerURL:
     host = _parse_host(host_text, shown)
     port = _DEFAULT_PORTS[scheme] if port_text is None else _parse_port(port_text, shown)
     return ServerURL(scheme=scheme, host=host, port=port, path_prefix=_normalise_path(tail, shown))
+
+
+#: Networks a LAN or VPN carries (RFC 1918, CGNAT as Tailscale uses it, link-local, IPv6
+#: unique-local and link-local). Not ``is_private``: that includes documentation ranges.
+_PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(net)
+    for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+                "169.254.0.0/16", "fc00::/7", "fe80::/10")
+)
+
+
+def plain_http_warning(url: ServerURL) -> str | None:
+    """A warning when the API key would cross a network in clear text, else None.
+
+    The key can deploy privileged containers, i.e. it is root on the server. ``http://`` is
+    fine to this machine and to private addresses (:data:`_PRIVATE_NETWORKS`),
+    which a LAN or VPN carries; to anything else it is sent readable by every hop.
+    """
+    if url.scheme != "http" or url.host == "localhost" or url.host.endswith(".localhost"):
+        return None
+    try:
+        address = ipaddress.ip_address(url.host)
+    except ValueError:
+        address = None
+    if address is not None and (
+        address.is_loopback or any(address in net for net in _PRIVATE_NETWORKS)
+    ):
+        return None
+    return (
+        f"DOKPLOY_SERVER_URL {url.origin} is plain HTTP to a public address: the API key "
+        "(root on the server: it deploys privileged containers) crosses the network "
+        "readable; put Dokploy behind HTTPS and use an https:// URL"
+    )

@@ -168,3 +168,26 @@ def test_credentials_query_and_fragment_are_never_echoed(raw: str) -> None:
 def test_userinfo_message_says_what_is_wrong() -> None:
     with pytest.raises(ConfigurationError, match="user name or password"):
         parse_server_url("http://user:pw12345@host")
+
+
+@pytest.mark.parametrize(
+    ("url", "warns"),
+    [
+        ("http://203.0.113.10:3000", True),
+        ("http://dokploy.example.com", True),  # a name may resolve anywhere: say so
+        ("https://203.0.113.10:3000", False),
+        ("http://127.0.0.1:3000", False),
+        ("http://localhost:3000", False),
+        ("http://10.1.2.3:3000", False),
+        ("http://192.168.1.5", False),
+        ("http://[fd00::1]:3000", False),
+        ("http://[::1]:3000", False),
+    ],
+)
+def test_plain_http_warning_only_for_public_addresses(url: str, warns: bool) -> None:
+    from dokploy_provider.urls import plain_http_warning
+
+    warning = plain_http_warning(parse_server_url(url))
+    assert (warning is not None) is warns
+    if warning:
+        assert "https://" in warning and "API key" in warning
