@@ -105,7 +105,7 @@ class Procedures:
             "compose.stop": self.compose_stop,
             "compose.delete": self.compose_delete,
             "compose.cancelDeployment": self.compose_cancel_deployment,
-            "compose.killBuild": self.compose_kill_build,
+            "compose.killBuild": self.compose_kill_build if f.kill_build else None,
             "compose.cleanQueues": self.compose_clean_queues,
             "compose.loadServices": self.compose_load_services,
             "compose.search": self.compose_search if f.compose_search else None,
@@ -537,13 +537,18 @@ class Procedures:
 
     # --- deployments / docker ---
     def deployment_all_by_compose(self, data: dict[str, Any]) -> Any:
-        """``deployment.allByCompose``: newest first."""
+        """``deployment.allByCompose``: newest first; for a deleted compose 404 up to v0.28.6,
+        ``[]`` from v0.28.7 (its rows went with it)."""
         with self.store.lock:
+            if data["composeId"] not in self.store.composes and (
+                self.features.deleted_compose_has_no_deployments
+            ):
+                return []
             self._find_compose(data["composeId"])
             return [public(d) for d in self.store.deployments_of(data["composeId"])]
 
     def deployment_read_logs(self, data: dict[str, Any]) -> Any:
-        """``deployment.readLogs`` (0.29.6+): the log's last ``tail`` lines."""
+        """``deployment.readLogs`` (0.29.5+): the log's last ``tail`` lines."""
         with self.store.lock:
             deployment = self.store.deployments.get(data["deploymentId"])
             if deployment is None:

@@ -39,6 +39,8 @@ class Features:
     compose_search: bool
     project_one_summary: bool
     read_logs: bool
+    kill_build: bool
+    deleted_compose_has_no_deployments: bool
     create_source_type: bool
     env_is_default: bool
 
@@ -61,7 +63,9 @@ class Features:
             project_all_summary=v >= (0, 28, 3),
             compose_search=v >= (0, 28, 3),
             project_one_summary=v >= (0, 29, 14),
-            read_logs=v >= (0, 29, 6),
+            read_logs=v >= (0, 29, 5),
+            kill_build=v >= (0, 25, 8),
+            deleted_compose_has_no_deployments=v >= (0, 28, 7),
             create_source_type=v >= (0, 30, 0),
             env_is_default=v >= (0, 26, 1),
         )

@@ -460,7 +460,10 @@ class DokployClient:
         self._post("compose.cleanQueues", {"composeId": compose_id})
 
     def kill_build(self, compose_id: str) -> None:
-        """Kill running docker build processes on the compose's host (``compose.killBuild``)."""
+        """Kill running docker build processes on the compose's host (``compose.killBuild``,
+        v0.25.8+; nothing to do on older servers)."""
+        if not self.version().has_kill_build:
+            return
         self._post("compose.killBuild", {"composeId": compose_id})
 
     # -- deployments and containers --------------------------------------------------------
@@ -476,7 +479,7 @@ class DokployClient:
     def read_deployment_log(self, deployment_id: str, tail: int = 100) -> str | None:
         """The last ``tail`` lines of a deployment's log (``deployment.readLogs``).
 
-        ``None`` when the server predates that endpoint (< v0.29.6).
+        ``None`` when the server predates that endpoint (< v0.29.5).
         """
         if not self.version().has_read_logs:
             return None

@@ -59,6 +59,8 @@ LOG_TAIL_LINES = 20
 POLL_START = 0.25
 POLL_MAX = 2.0
 PROGRESS_EVERY = 5.0
+#: How often a deploy wait with no new deployment checks that the compose still exists.
+GONE_CHECK_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -607,8 +609,13 @@ class MachineService:
         assert state.compose_id is not None
         deadline = time.monotonic() + self.settings.deploy_timeout
         delay = POLL_START
+        checked_at = time.monotonic()
         while True:
-            newest = newest_deployment(self.client.list_deployments(state.compose_id))
+            try:
+                deployments = self.client.list_deployments(state.compose_id)
+            except NotFound:  # how Dokploy up to v0.28.6 answers for a deleted compose
+                raise self._compose_gone(state, "its deployment was waited for") from None
+            newest = newest_deployment(deployments)
             if newest is not None and newest.deployment_id != previous:
                 if newest.status == "done":
                     return
@@ -617,6 +624,11 @@ class MachineService:
                 progress.tick("deployment running")
             else:
                 progress.tick("deployment queued")
+                # from v0.28.7 a deleted compose just has no deployments: look for it
+                if time.monotonic() - checked_at >= GONE_CHECK_SECONDS:
+                    checked_at = time.monotonic()
+                    if self._get_compose_or_none(state.compose_id) is None:
+                        raise self._compose_gone(state, "its deployment was waited for")
             if time.monotonic() >= deadline:
                 raise ReadyTimeout(
                     f"the Dokploy deployment of {state.app_name} did not finish within "
@@ -626,6 +638,15 @@ class MachineService:
                 )
             self._sleep(delay)
             delay = min(delay * 2, POLL_MAX)
+
+    def _compose_gone(self, state: MachineState, while_: str) -> NotFound:
+        return NotFound(
+            f"the workspace's compose {state.app_name} ({state.compose_id}) was deleted on "
+            f"Dokploy while {while_} (by someone in Dokploy's UI or another tool)",
+            endpoint="compose.one",
+            hint="nothing of it is left to clean up: run `devpod delete --force` and `devpod up` "
+            "again",
+        )
 
     def _deploy_failure(self, deployment: Deployment) -> DeployFailed:
         tail: list[str] = []

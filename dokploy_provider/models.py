@@ -82,8 +82,13 @@ class DokployVersion:
 
     @property
     def has_read_logs(self) -> bool:
-        """``deployment.readLogs`` exists."""
-        return self.at_least(0, 29, 6)
+        """``deployment.readLogs`` exists (commit 558d80987, in v0.29.5)."""
+        return self.at_least(0, 29, 5)
+
+    @property
+    def has_kill_build(self) -> bool:
+        """``compose.killBuild`` exists."""
+        return self.at_least(0, 25, 8)
 
     @property
     def create_accepts_source_type(self) -> bool:

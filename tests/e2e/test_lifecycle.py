@@ -11,6 +11,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from .conftest import (
     PROVIDER,
     DevPod,
@@ -325,3 +327,35 @@ def test_a_colleagues_unquoted_port_counts_as_published(emulator_latest, devpod_
     assert result.returncode != 0
     assert f"{port}-{port}" in result.err and "published" in result.err, result.err
     assert len(_composes(emulator_latest)) == 1  # only theirs: nothing of ours left behind
+
+
+@pytest.mark.parametrize("version", ["v0.28.6", "v0.30.2"])  # 404, then [] for a deleted compose
+def test_a_compose_deleted_during_create_is_noticed(devpod_factory, tmp_path, version) -> None:
+    import threading
+    import time
+
+    import httpx
+
+    from dokploy_emulator.process import launch
+
+    emu = launch(tmp_path / "slow", version=version, extra_args=["--deploy-delay", "60"],
+                 log_path=tmp_path / "slow.log", label="e2e")
+    try:
+        devpod = devpod_factory(emu, DOKPLOY_DEPLOY_TIMEOUT="10m")
+        results = []
+        worker = threading.Thread(target=lambda: results.append(devpod.run("create", timeout=240)))
+        worker.start()
+        deadline = time.monotonic() + 60
+        while not _composes(emu) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        (compose,) = _composes(emu)
+        time.sleep(1)  # the deploy is queued (60 s delay) and create is waiting on it
+        httpx.post(f"{emu.url}/api/compose.delete", headers={"x-api-key": emu.token},
+                   json={"composeId": compose["composeId"], "deleteVolumes": True}).raise_for_status()
+        worker.join(240)
+        (result,) = results
+        assert result.returncode == 5, result.err
+        assert "was deleted on Dokploy while its deployment was waited for" in result.err
+        assert "devpod delete --force" in result.err
+    finally:
+        emu.stop()
