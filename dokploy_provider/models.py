@@ -66,21 +66,6 @@ class DokployVersion:
         return self.at_least(0, 25, 0)
 
     @property
-    def deploy_returns_body(self) -> bool:
-        """``compose.deploy`` answers with a JSON body instead of an empty one."""
-        return self.at_least(0, 26, 0)
-
-    @property
-    def trpc_v11(self) -> bool:
-        """tRPC v11: error bodies carry ``data``; POST needs a JSON content type."""
-        return self.at_least(0, 28, 0)
-
-    @property
-    def project_all_is_summary(self) -> bool:
-        """``project.all`` returns compose summaries, not full rows."""
-        return self.at_least(0, 28, 3)
-
-    @property
     def has_read_logs(self) -> bool:
         """``deployment.readLogs`` exists (commit 558d80987, in v0.29.5)."""
         return self.at_least(0, 29, 5)

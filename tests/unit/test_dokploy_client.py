@@ -224,10 +224,8 @@ def test_version_ordering_and_str() -> None:
     ("feature", "below", "at"),
     [
         ("has_environments", "v0.24.12", "v0.25.0"),
-        ("deploy_returns_body", "v0.25.9", "v0.26.0"),
-        ("trpc_v11", "v0.27.9", "v0.28.0"),
-        ("project_all_is_summary", "v0.28.2", "v0.28.3"),
-        ("has_read_logs", "v0.29.5", "v0.29.6"),
+        ("has_kill_build", "v0.25.7", "v0.25.8"),
+        ("has_read_logs", "v0.29.4", "v0.29.5"),
         ("create_accepts_source_type", "v0.29.14", "v0.30.0"),
     ],
 )
@@ -847,8 +845,16 @@ def test_read_deployment_log_empty(router: respx.Router) -> None:
 
 def test_read_deployment_log_old_server(router: respx.Router) -> None:
     route = router.get("/deployment.readLogs").respond(json="x")
-    assert make_client(router, "v0.29.5").read_deployment_log("d1") is None
+    assert make_client(router, "v0.29.4").read_deployment_log("d1") is None
     assert route.call_count == 0
+
+
+def test_kill_build_is_skipped_before_v0_25_8(router: respx.Router) -> None:
+    route = router.post("/compose.killBuild").respond(200)
+    make_client(router, "v0.25.7").kill_build("c1")
+    assert route.call_count == 0
+    make_client(router, "v0.25.8").kill_build("c1")
+    assert route.call_count == 1
 
 
 def test_get_containers(router: respx.Router) -> None:
