@@ -21,6 +21,7 @@ class FaultSettings:
     exit_after_start: int = 0  # the next N started workspace sshds exit right away
     forbid: str = ""  # non-settings procedures answer 401 with this message and a tRPC code
     report_version: str = ""  # settings.getDokployVersion answers this instead
+    compose_dir_missing: bool = False  # the composes' directories are gone from the host
 
 
 class Faults:
@@ -113,3 +114,10 @@ class Faults:
         """Whether container listings come back empty."""
         with self._lock:
             return self._settings.empty_containers
+
+    @property
+    def compose_dir_missing(self) -> bool:
+        """Whether the composes' directories on the host are gone (compose.delete skips
+        ``down`` then, up to v0.28.8)."""
+        with self._lock:
+            return self._settings.compose_dir_missing

@@ -469,6 +469,12 @@ class Procedures:
             rendered = self._full_compose(compose)
             self._drop_compose_rows(compose["composeId"])
         self.deploys.clean(compose["composeId"])
+        if self.faults.compose_dir_missing and not (
+            self.features.delete_downs_without_dir
+        ):
+            # up to v0.28.8 the cleanup is `cd <dir> && docker compose down && rm`: with the
+            # directory gone nothing runs, the error is swallowed, and the row is already gone
+            return rendered
         self.runtime.down(compose["appName"], volumes=bool(data["deleteVolumes"]))
         self.workspace.remove(compose["appName"])
         return rendered

@@ -5,6 +5,7 @@
     ├── StateError                        exit 8   MACHINE_FOLDER missing, unwritable, or its state file corrupt
     ├── DokployError                      exit 1   base of every failure talking to Dokploy's API
     │   ├── ServerUnreachable             exit 3   connect/DNS/TLS failure or timeout (URL and cause in the message)
+    │   │   └── ResponseTimeout           exit 3   sent, but no answer in time (Dokploy may still be acting on it)
     │   ├── AuthenticationFailed          exit 4   401 with body {"message":"Unauthorized"}: the API key is rejected
     │   ├── PermissionDenied              exit 4   401/403 carrying a tRPC `code`: the key's user may not do this
     │   ├── NotFound                      exit 5   404: the project/environment/compose/server does not exist
@@ -17,6 +18,7 @@
     ├── ReadyTimeout                      exit 9   a bounded wait (deploy, SSH readiness) ran out of time
     ├── PortRangeExhausted                exit 10  every port of DOKPLOY_SSH_PORT_RANGE is taken
     ├── NotOwned                          exit 11  a compose exists but belongs to another (or no) machine
+    ├── CleanupIncomplete                 exit 12  Dokploy deleted the compose but left its container behind
     └── SSHError                          exit 255 could not reach the workspace over SSH (like OpenSSH's client)
         ├── SSHConnectFailed              exit 255 TCP connect refused/timed out, or no SSH banner
         ├── HostKeyMismatch               exit 255 the workspace presented a host key other than the pinned one
@@ -43,6 +45,7 @@ EXIT_STATE = 8
 EXIT_TIMEOUT = 9
 EXIT_PORTS_EXHAUSTED = 10
 EXIT_NOT_OWNED = 11
+EXIT_CLEANUP_INCOMPLETE = 12
 EXIT_INTERRUPTED = 130
 EXIT_SSH = 255
 
@@ -187,6 +190,12 @@ class NotOwned(ProviderError):
     """A compose was found that this machine does not own; the provider refuses to touch it."""
 
     exit_code = EXIT_NOT_OWNED
+
+
+class CleanupIncomplete(ProviderError):
+    """Dokploy reported the compose deleted, but containers of it are still on the server."""
+
+    exit_code = EXIT_CLEANUP_INCOMPLETE
 
 
 class SSHError(ProviderError):

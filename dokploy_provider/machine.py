@@ -17,8 +17,10 @@ from dokploy_provider import compose as compose_file
 from dokploy_provider import log, sync_calls
 from dokploy_provider.dokploy import DokployClient
 from dokploy_provider.errors import (
+    CleanupIncomplete,
     ConfigurationError,
     DeployFailed,
+    DokployError,
     NotFound,
     ProviderError,
     ReadyTimeout,
@@ -295,14 +297,7 @@ class MachineService:
                 logger.info("The workspace's compose is already gone: nothing to stop")
                 return
             logger.info("Stopping workspace %s", state.machine_id)
-            compose_id = compose.compose_id
-            sync_calls.settle(
-                lambda timeout: self.client.stop_compose(compose_id, read_timeout=timeout),
-                lambda: self.status() in (Status.STOPPED, Status.NOT_FOUND),
-                endpoint="compose.stop",
-                what="the workspace to stop",
-                settings=self.settings,
-            )
+            self._stop_compose(compose.compose_id)
 
     # ------------------------------------------------------------------ delete
 
@@ -319,11 +314,44 @@ class MachineService:
                 return
             compose = self._existing_compose(state)
             if compose is not None:
+                # Stopped first: a delete that "succeeds" may leave the container behind
+                # (Dokploy deletes the row first and swallows cleanup errors), and a stopped
+                # one is no privileged sshd with an authorized key.
+                logger.info("Stopping workspace %s before deleting it", state.machine_id)
+                try:
+                    self._stop_compose(compose.compose_id)
+                except DokployError as exc:  # the delete and the leftover check still run
+                    logger.warning("Could not stop the workspace first (%s); deleting it", exc)
                 logger.info("Deleting workspace %s (%s)", state.machine_id, compose.app_name)
                 self._delete_compose(
                     compose.compose_id, delete_volumes=not self.settings.keep_volumes
                 )
+                self._check_nothing_left(state, compose.app_name)
             folder.remove()
+
+    def _stop_compose(self, compose_id: str) -> None:
+        sync_calls.settle(
+            lambda timeout: self.client.stop_compose(compose_id, read_timeout=timeout),
+            lambda: self.status() in (Status.STOPPED, Status.NOT_FOUND),
+            endpoint="compose.stop",
+            what="the workspace to stop",
+            settings=self.settings,
+        )
+
+    def _check_nothing_left(self, state: MachineState, app_name: str) -> None:
+        """After a delete, no container of the app may remain (Dokploy does not say so)."""
+        left = self.client.get_containers(app_name, state.server_id)
+        if not left:
+            return
+        names = " ".join(container.name for container in left)
+        where = f"server {state.server_id}" if state.server_id else "the Dokploy host"
+        raise CleanupIncomplete(
+            f"Dokploy deleted the compose {app_name} but its container(s) {names} are still "
+            f"on {where} ({', '.join(c.state for c in left)})",
+            hint=f"remove them there: `docker rm -f {names}` (and its volumes: `docker volume "
+            f"ls -q --filter label=com.docker.compose.project={app_name} | xargs docker volume "
+            "rm`); then run the delete again",
+        )
 
     def _delete_compose(self, compose_id: str, *, delete_volumes: bool) -> None:
         def call(timeout: float) -> None:

@@ -217,6 +217,24 @@ def test_redeploy_after_the_container_vanished_keeps_the_volumes(workspace: Work
     _assert_one_agent_daemon(workspace)
 
 
+def test_start_after_dokploys_nightly_prune_rebuilds_with_the_data(workspace: Workspace) -> None:
+    # Dokploy's cleanup removes stopped containers and unused images, never named volumes
+    assert workspace.run("stop", timeout=120).returncode == 0
+    container = workspace.container()
+    assert container is not None
+    image = container["Config"]["Image"]
+    docker("rm", "-f", container["Id"])
+    docker("image", "rm", "-f", image)
+    assert workspace.status() == "Stopped"
+    started = time.monotonic()
+    start = workspace.run("start", timeout=900)
+    TIMINGS["start verb after a prune (image rebuilt)"] = time.monotonic() - started
+    assert start.returncode == 0, start.err
+    assert workspace.sh(f"cat {VOLUME_FILE}") == "kept\n"
+    assert INNER_IMAGE in workspace.sh("docker images --format '{{.Repository}}:{{.Tag}}'")
+    _assert_one_agent_daemon(workspace)
+
+
 def test_delete_leaves_no_container_and_no_volume(workspace: Workspace) -> None:
     app_name = workspace.app_name
     result = workspace.run("delete", timeout=120)

@@ -359,3 +359,30 @@ def test_a_compose_deleted_during_create_is_noticed(devpod_factory, tmp_path, ve
         assert "devpod delete --force" in result.err
     finally:
         emu.stop()
+
+
+@pytest.mark.parametrize(("version", "left_behind"), [("v0.28.8", True), ("v0.29.0", False)])
+def test_delete_that_leaves_the_container_says_so(
+    devpod_factory, tmp_path, version: str, left_behind: bool
+) -> None:
+    emu = start_emulator(tmp_path, version)
+    try:
+        devpod = devpod_factory(emu)
+        assert devpod.run("create").returncode == 0
+        state = json.loads((devpod.machine_folder("ws1") / "dokploy-machine.json").read_text())
+        emu.admin("faults", {"compose_dir_missing": True})  # #4064: `cd dir && down` fails
+        result = devpod.run("delete", DEVPOD_DEBUG="true")
+        containers = emu.api("docker.getContainersByAppNameMatch", appName=state["app_name"],
+                             appType="docker-compose")
+        if not left_behind:
+            assert result.returncode == 0, result.err
+            assert containers == []
+            return
+        assert result.returncode == 12, result.err
+        (container,) = containers
+        assert container["state"] != "running"  # stopped before the delete: no live sshd
+        assert container["name"] in result.err and "the Dokploy host" in result.err
+        assert f"docker rm -f {container['name']}" in result.err
+        assert devpod.machine_folder("ws1").exists()  # kept until the delete is complete
+    finally:
+        stop_emulator(emu)
