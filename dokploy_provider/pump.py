@@ -35,6 +35,24 @@ from paramiko.common import (
 from dokploy_provider.errors import SSHConnectionLost
 from dokploy_provider.ssh import describe
 
+#: Paramiko releases whose private internals (``Transport._channel_handler_table``,
+#: ``Channel.out_window_size``, ``Transport.packetizer``) the fast paths below were run
+#: against: ``tests/tunnel`` passes on 5.1 (the pinned default) and 3.5 (a CI lane).
+#: Any other release gets Paramiko's public API only: correct, somewhat slower, and a
+#: command killed by a signal reports 255 instead of 128+signal (Paramiko drops
+#: ``exit-signal``).
+FAST_PATH_PARAMIKO = ("3.5.", "5.1.")
+#: ``0`` forces the public API (what the tunnel tests run a second time with).
+FAST_PATH_ENV = "DOKPLOY_PROVIDER_SSH_FAST_PATH"
+
+
+def fast_path_allowed() -> bool:
+    """Whether this Paramiko is one the private-internals fast paths were tested on."""
+    if os.environ.get(FAST_PATH_ENV, "").strip() == "0":
+        return False
+    return str(getattr(paramiko, "__version__", "")).startswith(FAST_PATH_PARAMIKO)
+
+
 #: Bytes asked of the channel per ``recv``: at least the channel window, so one call takes
 #: everything buffered. Paramiko's BufferedPipe deletes a partial read's prefix from an array
 #: (a memmove of the rest), so one-packet reads (32,704 bytes) of a full 8 MiB window were
@@ -130,7 +148,7 @@ class ChannelWriter:
 
     def __init__(self, chan: paramiko.Channel) -> None:
         self.chan = chan
-        self.fast = self.supported(chan)
+        self.fast = fast_path_allowed() and self.supported(chan)
         if self.fast:
             c: Any = chan
             # Paramiko's own per-packet cap (Channel._wait_for_send_window): the remote's
@@ -432,7 +450,12 @@ class Pump:
         set_binary_mode(self.stdin_fd, self.stdout_fd, self.stderr_fd)
         self.channel.settimeout(None)
         transport = self.channel.get_transport()
-        if self.direct and transport is not None and direct_output_supported(transport):
+        if (
+            self.direct
+            and transport is not None
+            and fast_path_allowed()
+            and direct_output_supported(transport)
+        ):
             DirectOutput(self).attach(self.channel)
         try:
             self.channel.exec_command(command)
@@ -498,7 +521,7 @@ def run(
     (our stdout closed) or ``SSHConnectionLost``.
     """
     transport = channel.get_transport()
-    if transport is not None:
+    if transport is not None and fast_path_allowed():
         install_channel_handlers(transport)
     pump = Pump(channel, stdin, stdout, stderr, target=target)
     pump.start(command)

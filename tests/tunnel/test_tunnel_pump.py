@@ -17,6 +17,12 @@ from dokploy_provider import pump, ssh
 
 from .conftest import Workspace
 
+#: The tests of the private-internals fast paths themselves (the rest run on both paths).
+needs_fast_path = pytest.mark.skipif(
+    not pump.fast_path_allowed(), reason="fast path off (DOKPLOY_PROVIDER_SSH_FAST_PATH=0 or "
+    "an untested Paramiko): only the public-API path runs"
+)
+
 MiB = 1024 * 1024
 
 
@@ -55,7 +61,9 @@ def _run_in_process(
     return code, out_path.read_bytes(), err_path.read_bytes(), conn, chan, kex
 
 
-@pytest.mark.parametrize(("direct", "fast_send"), [(True, True), (False, False)])
+@pytest.mark.parametrize(
+    ("direct", "fast_send"), [pytest.param(True, True, marks=needs_fast_path), (False, False)]
+)
 def test_both_paths_round_trip_and_keep_stderr_apart(
     workspace: Workspace, direct: bool, fast_send: bool
 ) -> None:
@@ -145,6 +153,7 @@ class _FakeChannel:
         self.fallback.append(data)
 
 
+@needs_fast_path
 def test_channel_writer_packets_respect_packet_size_and_window() -> None:
     chan: Any = _FakeChannel(window=100_000)
     writer = pump.ChannelWriter(chan)
@@ -170,6 +179,7 @@ def test_channel_writer_packets_respect_packet_size_and_window() -> None:
     assert chan.out_window_size == 1_100_000 - 150_000
 
 
+@needs_fast_path
 def test_channel_writer_raises_once_the_channel_closed() -> None:
     chan: Any = _FakeChannel(window=0)
     writer = pump.ChannelWriter(chan)
