@@ -46,8 +46,8 @@ API_KEY_HINT = (
 NEEDS_SERVER_MESSAGE = "you need to use a server to create a compose"
 NEEDS_SERVER_HINT = (
     "this Dokploy deploys only on remote servers: set DOKPLOY_SERVER_ID to one of them "
-    "(`devpod provider set-options dokploy -o DOKPLOY_SERVER_ID=<id>`, or `auto`); "
-    "`dokploy-provider doctor` lists the servers this key can use"
+    "(its id is on Dokploy's Servers page, or `auto`: `devpod provider set-options dokploy "
+    "-o DOKPLOY_SERVER_ID=<id>`); `dokploy-provider doctor` then checks that server"
 )
 REACH_HINT = "check DOKPLOY_SERVER_URL and that Dokploy is running and reachable from this machine"
 

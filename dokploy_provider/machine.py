@@ -642,7 +642,7 @@ class MachineService:
             try:
                 deployments = self.client.list_deployments(state.compose_id)
             except NotFound:  # how Dokploy up to v0.28.6 answers for a deleted compose
-                raise self._compose_gone(state, "its deployment was waited for") from None
+                raise self._compose_gone(state) from None
             newest = newest_deployment(deployments)
             if newest is not None and newest.deployment_id != previous:
                 if newest.status == "done":
@@ -656,7 +656,7 @@ class MachineService:
                 if time.monotonic() - checked_at >= GONE_CHECK_SECONDS:
                     checked_at = time.monotonic()
                     if self._get_compose_or_none(state.compose_id) is None:
-                        raise self._compose_gone(state, "its deployment was waited for")
+                        raise self._compose_gone(state)
             if time.monotonic() >= deadline:
                 raise ReadyTimeout(
                     f"the Dokploy deployment of {state.app_name} did not finish within "
@@ -667,13 +667,13 @@ class MachineService:
             self._sleep(delay)
             delay = min(delay * 2, POLL_MAX)
 
-    def _compose_gone(self, state: MachineState, while_: str) -> NotFound:
+    def _compose_gone(self, state: MachineState) -> NotFound:
         return NotFound(
             f"the workspace's compose {state.app_name} ({state.compose_id}) was deleted on "
-            f"Dokploy while {while_} (by someone in Dokploy's UI or another tool)",
+            "Dokploy while its deployment was waited for (by someone in Dokploy's UI or "
+            "another tool)",
             endpoint="compose.one",
-            hint="nothing of it is left to clean up: run `devpod delete --force` and `devpod up` "
-            "again",
+            hint="run `devpod delete --force` and `devpod up` again",
         )
 
     def _deploy_failure(self, deployment: Deployment) -> DeployFailed:

@@ -14,7 +14,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -200,12 +200,7 @@ def write_private_file(path: Path, data: bytes) -> None:
 
 
 @contextlib.contextmanager
-def machine_lock(
-    folder: MachineFolder,
-    *,
-    timeout: float = LOCK_TIMEOUT_SECONDS,
-    sleep: Callable[[float], None] = time.sleep,
-) -> Iterator[None]:
+def machine_lock(folder: MachineFolder, *, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
     """Hold an exclusive lock on the machine folder, so two verbs never mutate one machine.
 
     ``flock`` on POSIX, ``msvcrt.locking`` on Windows; released when the process ends, even
@@ -233,7 +228,7 @@ def machine_lock(
                     "Waiting for %s to finish with machine %s", _holder(path), folder.path.name
                 )
                 told = True
-            sleep(LOCK_POLL_SECONDS)
+            time.sleep(LOCK_POLL_SECONDS)
         handle.seek(0)
         handle.truncate()
         verb = sys.argv[1] if len(sys.argv) > 1 else "a command"

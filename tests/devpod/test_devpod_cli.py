@@ -151,9 +151,7 @@ def test_delete_leaves_nothing(workspace: Workspace) -> None:
     )["app_name"]
     cli("delete", WORKSPACE, "--force", timeout=300)
     assert cli.machines() == []
-    projects = cli.emulator.api("project.all")
-    composes = [c for p in projects for e in p.get("environments", [p]) for c in e.get("compose", [])]
-    assert composes == []
+    assert cli.emulator.admin("state")["composes"] == []
     label = f"label=com.docker.compose.project={app_name}"
     left = subprocess.run(["docker", "ps", "-aq", "--filter", label], capture_output=True,
                           text=True, check=True).stdout.split()
