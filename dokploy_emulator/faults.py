@@ -22,6 +22,7 @@ class FaultSettings:
     forbid: str = ""  # non-settings procedures answer 401 with this message and a tRPC code
     report_version: str = ""  # settings.getDokployVersion answers this instead
     compose_dir_missing: bool = False  # the composes' directories are gone from the host
+    ignore_sigterm_seconds: int = 0  # running workspaces exit this long after SIGTERM
 
 
 class Faults:
@@ -121,3 +122,11 @@ class Faults:
         ``down`` then, up to v0.28.8)."""
         with self._lock:
             return self._settings.compose_dir_missing
+
+    @property
+    def sigterm_ignored_seconds(self) -> float:
+        """How long a running workspace ignores SIGTERM: ``docker compose stop``/``down``
+        (and so ``compose.stop``/``compose.delete``) answer only after it (under the 40 s
+        grace period, past which Docker would SIGKILL)."""
+        with self._lock:
+            return float(self._settings.ignore_sigterm_seconds)

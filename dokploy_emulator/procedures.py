@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -452,9 +453,18 @@ class Procedures:
         with self.store.lock:
             compose = self._find_compose(data["composeId"])
             app_name, compose_id = compose["appName"], compose["composeId"]
+        self._wait_out_sigterm(app_name)
         self.runtime.stop(app_name)
         self._set_status(compose_id, "idle")
         return True
+
+    def _wait_out_sigterm(self, app_name: str) -> None:
+        """Docker's stop waits for running processes that ignore SIGTERM; the call with it.
+
+        Slept outside every lock: listings and other calls go on meanwhile, as on Docker."""
+        delay = self.faults.sigterm_ignored_seconds
+        if delay and any(c.state == "running" for c in self.runtime.containers(app_name)):
+            time.sleep(delay)
 
     def _drop_compose_rows(self, compose_id: str) -> Row:
         compose = self.store.composes.pop(compose_id)
@@ -475,6 +485,7 @@ class Procedures:
             # up to v0.28.8 the cleanup is `cd <dir> && docker compose down && rm`: with the
             # directory gone nothing runs, the error is swallowed, and the row is already gone
             return rendered
+        self._wait_out_sigterm(compose["appName"])
         self.runtime.down(compose["appName"], volumes=bool(data["deleteVolumes"]))
         self.workspace.remove(compose["appName"])
         return rendered

@@ -386,3 +386,24 @@ def test_delete_that_leaves_the_container_says_so(
         assert devpod.machine_folder("ws1").exists()  # kept until the delete is complete
     finally:
         stop_emulator(emu)
+
+
+def test_stop_and_delete_wait_out_a_workspace_ignoring_sigterm(
+    emulator_latest, devpod_factory
+) -> None:
+    # compose.stop / compose.delete answer only once Docker's stop is done: 35 s here,
+    # longer than the 10 s HTTP timeout these tests use, under the 40 s grace period
+    devpod = devpod_factory(emulator_latest)
+    assert devpod.run("create").returncode == 0
+    emulator_latest.admin("faults", {"ignore_sigterm_seconds": 35})
+    stop = devpod.run("stop", timeout=240, DEVPOD_DEBUG="true")
+    assert stop.returncode == 0, stop.err
+    assert _status(devpod) == "Stopped"
+    assert devpod.run("start").returncode == 0
+    assert _status(devpod) == "Running"
+    delete = devpod.run("delete", timeout=240, DEVPOD_DEBUG="true")
+    assert delete.returncode == 0, delete.err
+    assert _status(devpod) == "NotFound"
+    assert _composes(emulator_latest) == []
+    assert emulator_latest.admin("state")["containers"] == []
+    assert emulator_latest.token not in stop.err + delete.err

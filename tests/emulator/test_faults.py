@@ -104,3 +104,28 @@ def test_forbid_and_report_version_faults(api: Api, emu: Emulator) -> None:
     emu.faults.set(forbid="", report_version="v0.21.0")
     assert api.get("settings.getDokployVersion").json() == "v0.21.0"
     assert api.get("project.all").status_code == 200
+
+
+def test_ignore_sigterm_holds_stop_and_delete_answers(
+    api: Api, emu: Emulator, ssh_key: SshKey
+) -> None:
+    import threading
+
+    compose = api.new_compose("slowstop", workspace_file(free_port(), ssh_key))
+    cid, app = compose["composeId"], compose["appName"]
+    assert api.deploy_and_wait(cid) == "done"
+    emu.faults.set(ignore_sigterm_seconds=2)
+    for procedure, body in (("compose.stop", {"composeId": cid}),
+                            ("compose.delete", {"composeId": cid, "deleteVolumes": True})):
+        if procedure == "compose.delete":
+            api.ok("POST", "compose.start", {"composeId": cid})
+        answers: list[int] = []
+        call = threading.Thread(
+            target=lambda p=procedure, b=body, a=answers: a.append(api.post(p, b).status_code))
+        call.start()
+        time.sleep(0.5)
+        # no answer yet, and the workspace is still up: the stop is still under way
+        assert answers == [] and api.containers(app)[0]["state"] == "running"
+        call.join(10)
+        assert answers == [200]
+    assert api.containers(app) == []
