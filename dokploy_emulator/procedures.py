@@ -391,10 +391,13 @@ class Procedures:
             return self._full_compose(self._find_compose(data["composeId"]))
 
     def compose_update(self, data: dict[str, Any]) -> Any:
-        """``compose.update``: any field (appName ignored); empty body for an unknown id."""
+        """``compose.update``: any field (appName ignored); an unknown id is an empty body
+        from v0.28.7, a 404 before."""
         with self.store.lock:
             compose = self.store.composes.get(data["composeId"])
             if compose is None:
+                if not self.features.update_unknown_empty:
+                    raise not_found("Compose not found")
                 return EMPTY
             changes = {k: v for k, v in data.items() if k not in ("composeId", "appName")}
             compose.update(changes)

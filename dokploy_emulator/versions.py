@@ -41,6 +41,7 @@ class Features:
     read_logs: bool
     kill_build: bool
     deleted_compose_has_no_deployments: bool
+    update_unknown_empty: bool
     delete_downs_without_dir: bool
     create_source_type: bool
     env_is_default: bool
@@ -67,6 +68,7 @@ class Features:
             read_logs=v >= (0, 29, 5),
             kill_build=v >= (0, 25, 8),
             deleted_compose_has_no_deployments=v >= (0, 28, 7),
+            update_unknown_empty=v >= (0, 28, 7),
             delete_downs_without_dir=v >= (0, 29, 0),
             create_source_type=v >= (0, 30, 0),
             env_is_default=v >= (0, 26, 1),

@@ -400,8 +400,8 @@ class DokployClient:
     ) -> Compose | None:
         """Change the given fields of a compose (``compose.update``); others are not sent.
 
-        Returns ``None`` when Dokploy answers with an empty body, which it does when the
-        compose does not exist.
+        Returns ``None`` when the compose does not exist: Dokploy answers an empty body from
+        v0.28.7 and a 404 before.
         """
         endpoint = "compose.update"
         body: dict[str, Any] = {"composeId": compose_id}
@@ -413,7 +413,12 @@ class DokployClient:
         ):
             if value is not None:
                 body[key] = value
-        data = self._post(endpoint, body)
+        try:
+            data = self._post(endpoint, body)
+        except NotFound:
+            if self.version().update_unknown_is_empty:
+                raise
+            return None
         return None if data is None else self._compose(endpoint, data)
 
     def deploy_compose(

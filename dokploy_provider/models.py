@@ -76,6 +76,11 @@ class DokployVersion:
         return self.at_least(0, 25, 8)
 
     @property
+    def update_unknown_is_empty(self) -> bool:
+        """``compose.update`` on an unknown id answers an empty 200; a 404 before v0.28.7."""
+        return self.at_least(0, 28, 7)
+
+    @property
     def create_accepts_source_type(self) -> bool:
         """``compose.create`` accepts ``sourceType``."""
         return self.at_least(0, 30, 0)

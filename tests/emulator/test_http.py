@@ -270,3 +270,18 @@ def test_remote_servers(make_emulator: Callable[..., Emulator]) -> None:
     )
     bad = api.post("compose.create", {"name": "c", "environmentId": env_id, "serverId": "nope"})
     assert bad.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("version", "missing_is_404"),
+    [("v0.26.0", True), ("v0.28.6", True), ("v0.28.7", False), ("v0.30.2", False)],
+)
+def test_update_of_an_unknown_compose_by_version(
+    make_emulator: Callable[..., Emulator], version: str, missing_is_404: bool
+) -> None:
+    api = Api(make_emulator(version=version).url)
+    missing = api.post("compose.update", {"composeId": "missing", "name": "x"})
+    if missing_is_404:
+        assert missing.status_code == 404 and missing.json()["message"] == "Compose not found"
+    else:
+        assert missing.status_code == 200 and missing.content == b""

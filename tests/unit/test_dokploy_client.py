@@ -226,6 +226,7 @@ def test_version_ordering_and_str() -> None:
         ("has_environments", "v0.24.12", "v0.25.0"),
         ("has_kill_build", "v0.25.7", "v0.25.8"),
         ("has_read_logs", "v0.29.4", "v0.29.5"),
+        ("update_unknown_is_empty", "v0.28.6", "v0.28.7"),
         ("create_accepts_source_type", "v0.29.14", "v0.30.0"),
     ],
 )
@@ -719,6 +720,21 @@ def test_update_compose_sends_only_given_fields(router: respx.Router) -> None:
 def test_update_compose_empty_body_means_missing(router: respx.Router) -> None:
     router.post("/compose.update").respond(200, content=b"")
     assert make_client(router).update_compose("gone", compose_status="idle") is None
+
+
+def test_update_unknown_compose_before_v0_28_7_is_none(router: respx.Router) -> None:
+    router.post("/compose.update").respond(
+        404, json={"message": "Compose not found", "code": "NOT_FOUND"}
+    )
+    assert make_client(router, "v0.28.6").update_compose("gone", compose_file="x") is None
+
+
+def test_update_404_from_v0_28_7_is_not_found(router: respx.Router) -> None:
+    router.post("/compose.update").respond(
+        404, json={"message": "Compose not found", "code": "NOT_FOUND"}
+    )
+    with pytest.raises(NotFound):
+        make_client(router, "v0.28.7").update_compose("gone", compose_file="x")
 
 
 @pytest.mark.parametrize("method", ["deploy_compose", "redeploy_compose"])
