@@ -23,6 +23,8 @@ class FaultSettings:
     report_version: str = ""  # settings.getDokployVersion answers this instead
     compose_dir_missing: bool = False  # the composes' directories are gone from the host
     ignore_sigterm_seconds: int = 0  # running workspaces exit this long after SIGTERM
+    cloud: bool = False  # Dokploy Cloud: settings.isCloud true, composes need a serverId
+    remote_servers_only: bool = False  # the admin's "remote servers only" (v0.29.6+)
 
 
 class Faults:
@@ -130,3 +132,15 @@ class Faults:
         grace period, past which Docker would SIGKILL)."""
         with self._lock:
             return float(self._settings.ignore_sigterm_seconds)
+
+    @property
+    def cloud(self) -> bool:
+        """Whether this emulates Dokploy Cloud."""
+        with self._lock:
+            return self._settings.cloud
+
+    @property
+    def remote_servers_only(self) -> bool:
+        """Whether the admin set "remote servers only" (honoured from v0.29.6)."""
+        with self._lock:
+            return self._settings.remote_servers_only

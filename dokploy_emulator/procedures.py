@@ -11,7 +11,7 @@ from typing import Any
 
 from .compose_file import ComposeError
 from .deploy import DeployQueue, Job, Workspace
-from .errors import bad_request, internal, not_found
+from .errors import ApiError, bad_request, internal, not_found
 from .faults import Faults
 from .ids import build_app_name, nanoid, now_iso
 from .runtime import Runtime, RuntimeFailure
@@ -83,7 +83,8 @@ class Procedures:
             "settings.health": self.settings_health,
             "settings.getDokployVersion": lambda _: f.version,
             "settings.getIp": lambda _: self.store.server_ip,
-            "settings.isCloud": lambda _: False,
+            "settings.isCloud": lambda _: self.faults.cloud,
+            "settings.getWebServerSettings": self.web_server_settings,
             "user.get": lambda _: self.store.user(),
             "user.session": self.user_session,
             "server.all": self.server_all,
@@ -209,6 +210,20 @@ class Procedures:
     def settings_health(self, _: dict[str, Any]) -> Any:
         """``settings.health``."""
         return {"status": "ok" if self.features.health_ok else "not_cloud"}
+
+    def web_server_settings(self, _: dict[str, Any]) -> Any:
+        """``settings.getWebServerSettings``: ``null`` on Cloud; the field from v0.29.6."""
+        if self.faults.cloud:
+            return None
+        row: Row = {"serverIp": self.store.server_ip}
+        if self.features.remote_servers_only:
+            row["remoteServersOnly"] = self.faults.remote_servers_only
+        return row
+
+    def _servers_required(self) -> bool:
+        return self.faults.cloud or (
+            self.features.remote_servers_only and self.faults.remote_servers_only
+        )
 
     def user_session(self, _: dict[str, Any]) -> Any:
         """``user.session``."""
@@ -352,6 +367,8 @@ class Procedures:
                     raise not_found("Project not found")
                 owner = {"projectId": data["projectId"]}
             server_id = data.get("serverId")
+            if not server_id and self._servers_required():
+                raise ApiError("UNAUTHORIZED", "You need to use a server to create a compose")
             if server_id and server_id not in self.store.servers:
                 raise not_found("Server not found")
             row = self._new_compose_row(data, owner, server_id or None)

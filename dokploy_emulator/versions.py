@@ -45,6 +45,7 @@ class Features:
     delete_downs_without_dir: bool
     create_source_type: bool
     env_is_default: bool
+    remote_servers_only: bool
 
     @classmethod
     def for_version(cls, text: str) -> Features:
@@ -72,4 +73,5 @@ class Features:
             delete_downs_without_dir=v >= (0, 29, 0),
             create_source_type=v >= (0, 30, 0),
             env_is_default=v >= (0, 26, 1),
+            remote_servers_only=v >= (0, 29, 6),
         )

@@ -245,6 +245,17 @@ class DokployClient:
         # Old servers answer `true` (cloud) and unset values come back null.
         return data.strip() if isinstance(data, str) else ""
 
+    def is_cloud(self) -> bool:
+        """Whether this is Dokploy Cloud (``settings.isCloud``): composes need a server there."""
+        return self._get("settings.isCloud") is True
+
+    def remote_servers_only(self) -> bool:
+        """Whether the admin set "remote servers only" (``settings.getWebServerSettings``,
+        v0.29.6+): composes then need a server. ``False`` where the setting is absent (older
+        servers, Cloud's ``null``)."""
+        data = self._get("settings.getWebServerSettings")
+        return isinstance(data, dict) and data.get("remoteServersOnly") is True
+
     # -- servers ---------------------------------------------------------------------------
 
     def list_servers(self) -> list[Server]:

@@ -38,6 +38,7 @@ from dokploy_provider.models import (
 )
 from dokploy_provider.options import Settings
 from dokploy_provider.ports import choose_port, compose_variables, published_ports
+from dokploy_provider.server_required import require_server
 from dokploy_provider.ssh import wait_until_ready
 from dokploy_provider.state import (
     MachineFolder,
@@ -137,6 +138,7 @@ class MachineService:
                 lines.append(
                     f"environment {settings.environment_name!r} will be created on first use"
                 )
+        require_server(self.client, settings.server_id)
         if settings.server_id:
             server = self.resolve_server(project=None, choose_auto=settings.auto_server)
             if server is not None:
@@ -390,6 +392,7 @@ class MachineService:
     # ------------------------------------------------------------------ placement
 
     def _place(self) -> Placement:
+        require_server(self.client, self.settings.server_id)
         project = self.find_project() or self._create_project()
         environment_id: str | None = None
         if self.client.version().has_environments:

@@ -6,6 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from .conftest import PROVIDER, DevPod, EmulatorProcess, Result, start_emulator, stop_emulator
 
 
@@ -177,3 +179,40 @@ def test_doctor_with_nothing_exported_reads_the_options_devpod_stored(
     checks = {row["check"]: row for row in json.loads(proc.stdout)}
     assert emulator_latest.url in json.dumps(checks)
     assert any(emulator_latest.version in json.dumps(row) for row in checks.values())
+
+
+@pytest.mark.parametrize(
+    ("version", "mode", "blocks"),
+    [
+        ("v0.30.2", "cloud", True),
+        ("v0.29.6", "remote_servers_only", True),
+        ("v0.29.5", "remote_servers_only", False),  # the setting does not exist yet
+    ],
+)
+def test_a_dokploy_that_needs_a_server_is_found_before_any_create(
+    tmp_path: Path, devpod_factory, version: str, mode: str, blocks: bool
+) -> None:
+    emu: EmulatorProcess = start_emulator(tmp_path, version, remote_servers=("edge-a",))
+    try:
+        emu.admin("faults", {mode: True})
+        (server,) = emu.api("server.all")
+        devpod = devpod_factory(emu)
+        checks = _checks(run_args(devpod, ["doctor", "--json"], None))
+        init = devpod.run("init")
+        create = devpod.run("create")
+        if not blocks:
+            assert checks["server"]["status"] == "ok"
+            assert init.returncode == 0 and create.returncode == 0, create.err
+            return
+        assert checks["server"]["status"] == "fail"
+        assert f"{server['serverId']} (edge-a)" in checks["server"]["fix"]
+        for result in (init, create):
+            assert result.returncode == 2, result.err
+            assert "DOKPLOY_SERVER_ID is empty" in result.err
+            assert f"{server['serverId']} (edge-a)" in result.err
+            assert "Traceback" not in result.err and emu.token not in result.err
+        assert emu.admin("state")["composes"] == []  # refused before compose.create
+        placed = devpod_factory(emu, DOKPLOY_SERVER_ID=server["serverId"])
+        assert placed.run("create").returncode == 0
+    finally:
+        stop_emulator(emu)
