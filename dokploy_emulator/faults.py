@@ -61,6 +61,10 @@ class Faults:
         with self._lock:
             return asdict(self._settings)
 
+    def _read(self, name: str) -> Any:
+        with self._lock:
+            return getattr(self._settings, name)
+
     def _take(self, name: str) -> bool:
         with self._lock:
             left = getattr(self._settings, name)
@@ -97,50 +101,42 @@ class Faults:
     @property
     def key_revoked(self) -> bool:
         """Whether the API key is being rejected."""
-        with self._lock:
-            return self._settings.revoke_key
+        return bool(self._read("revoke_key"))
 
     @property
     def forbidden_message(self) -> str:
         """The permission failure to answer with, or ``""``."""
-        with self._lock:
-            return self._settings.forbid
+        return str(self._read("forbid"))
 
     @property
     def reported_version(self) -> str:
         """A version string to report instead of the emulated one, or ``""``."""
-        with self._lock:
-            return self._settings.report_version
+        return str(self._read("report_version"))
 
     @property
     def empty_containers(self) -> bool:
         """Whether container listings come back empty."""
-        with self._lock:
-            return self._settings.empty_containers
+        return bool(self._read("empty_containers"))
 
     @property
     def compose_dir_missing(self) -> bool:
         """Whether the composes' directories on the host are gone (compose.delete skips
         ``down`` then, up to v0.28.8)."""
-        with self._lock:
-            return self._settings.compose_dir_missing
+        return bool(self._read("compose_dir_missing"))
 
     @property
     def sigterm_ignored_seconds(self) -> float:
         """How long a running workspace ignores SIGTERM: ``docker compose stop``/``down``
         (and so ``compose.stop``/``compose.delete``) answer only after it (under the 40 s
         grace period, past which Docker would SIGKILL)."""
-        with self._lock:
-            return float(self._settings.ignore_sigterm_seconds)
+        return float(self._read("ignore_sigterm_seconds"))
 
     @property
     def cloud(self) -> bool:
         """Whether this emulates Dokploy Cloud."""
-        with self._lock:
-            return self._settings.cloud
+        return bool(self._read("cloud"))
 
     @property
     def remote_servers_only(self) -> bool:
         """Whether the admin set "remote servers only" (honoured from v0.29.6)."""
-        with self._lock:
-            return self._settings.remote_servers_only
+        return bool(self._read("remote_servers_only"))

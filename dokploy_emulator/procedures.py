@@ -479,7 +479,7 @@ class Procedures:
         return True
 
     def _wait_out_sigterm(self, app_name: str) -> None:
-        """Docker's stop waits for running processes that ignore SIGTERM; the call with it.
+        """Docker's stop waits for running processes that ignore SIGTERM, and the call waits with it.
 
         Slept outside every lock: listings and other calls go on meanwhile, as on Docker."""
         delay = self.faults.sigterm_ignored_seconds

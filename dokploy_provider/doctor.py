@@ -329,15 +329,9 @@ class Doctor:
     def _check_server(self) -> str:
         settings = self._settings()
         if not settings.server_id.strip():
-            from dokploy_provider.server_required import deploy_server_choices, server_requirement
+            from dokploy_provider.server_required import require_server
 
-            reason = server_requirement(self._client())
-            if reason:
-                raise CheckFailed(
-                    f"{reason}, and DOKPLOY_SERVER_ID is empty",
-                    f"{SET_OPTION} DOKPLOY_SERVER_ID=<id>, one of: "
-                    f"{deploy_server_choices(self._client())}; or `auto`",
-                )
+            require_server(self._client(), settings.server_id)  # Cloud / remote servers only
             return "DOKPLOY_SERVER_ID empty: workspaces deploy on the Dokploy host itself"
         server = self._service().resolve_server(
             self.found.project, choose_auto=settings.auto_server
