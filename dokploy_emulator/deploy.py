@@ -23,6 +23,7 @@ from .faults import Faults
 from .ids import nanoid, now_iso
 from .runtime import Runtime, RuntimeFailure
 from .store import Row, Store
+from .versions import Features
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,18 @@ class Workspace:
             lines += [(compose.get("env") or "").strip(), "DOCKER_CONFIG=/root/.docker"]
             (code / ".env").write_text("\n".join(x for x in lines if x) + "\n", encoding="utf-8")
 
+    def clone(self, app_name: str, compose_file: str) -> None:
+        """What a Git provider's clone leaves: the repository's ``docker-compose.yml``."""
+        code = self.code_dir(app_name)
+        shutil.rmtree(code, ignore_errors=True)
+        code.mkdir(parents=True)
+        (code / "docker-compose.yml").write_text(compose_file, encoding="utf-8")
+
+    def read_compose_file(self, app_name: str) -> str | None:
+        """The compose file on disk (what ``compose.getConvertedCompose`` reads), if any."""
+        path = self.code_dir(app_name) / "docker-compose.yml"
+        return path.read_text(encoding="utf-8") if path.exists() else None
+
     def load(self, app_name: str) -> ComposeSpec:
         """Parse the compose file on disk with the ``.env`` next to it."""
         code = self.code_dir(app_name)
@@ -94,8 +107,9 @@ class DeployQueue:
     """Per-server FIFO queues, each drained by one worker thread."""
 
     def __init__(self, store: Store, runtime: Runtime, faults: Faults, workspace: Workspace,
-                 deploy_delay: float) -> None:
+                 deploy_delay: float, *, features: Features) -> None:
         self.store = store
+        self.features = features
         self.runtime = runtime
         self.faults = faults
         self.workspace = workspace
@@ -180,10 +194,10 @@ class DeployQueue:
         except DeployFailure as exc:
             log_line(str(exc))
             log_line("Error occurred ❌, check the logs for details.")
-            self._finish(job.compose_id, deployment["deploymentId"], "error", str(exc))
+            self._finish(job.compose_id, deployment["deploymentId"], "error")
             return
         log_line("Docker Compose Deployed: ✅")
-        self._finish(job.compose_id, deployment["deploymentId"], "done", None)
+        self._finish(job.compose_id, deployment["deploymentId"], "done")
 
     def _execute(self, compose: Row, job: Job, log_line: Callable[[str], None]) -> None:
         app_name = compose["appName"]
@@ -196,6 +210,10 @@ class DeployQueue:
         code = self.workspace.code_dir(app_name)
         log_line(f"Creating File 'docker-compose.yml' to {code}: ✅")
         self.workspace.write_files(compose)
+        if (compose.get("serverId") and self.features.login_shell_stderr_fails_deploys
+                and self.faults.login_shell_stderr):
+            # v0.28.2-v0.29.13 `cat` the file back over SSH; any stderr reads as "no file"
+            raise DeployFailure("❌ Error: Compose file not found")
         try:
             spec = self.workspace.load(app_name)
         except ComposeError as exc:
@@ -248,11 +266,13 @@ class DeployQueue:
                 Path(old["logPath"]).unlink()
         return row
 
-    def _finish(self, compose_id: str, deployment_id: str, status: str, error: str | None) -> None:
+    def _finish(self, compose_id: str, deployment_id: str, status: str) -> None:
+        # Dokploy's deployCompose sets only the status: `errorMessage` stays null for a failed
+        # compose deploy on every version (the error goes to the log and the notifications)
         with self.store.lock:
             deployment = self.store.deployments.get(deployment_id)
             if deployment is not None:
-                deployment.update(status=status, finishedAt=now_iso(), errorMessage=error)
+                deployment.update(status=status, finishedAt=now_iso())
             compose = self.store.composes.get(compose_id)
             if compose is not None:
                 compose["composeStatus"] = status

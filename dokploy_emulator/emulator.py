@@ -53,7 +53,7 @@ class Emulator:
         self.workspace = Workspace(self.state_dir)
         self.runtime: Runtime = self._make_runtime(runtime)
         self.deploys = DeployQueue(self.state, self.runtime, self.faults, self.workspace,
-                                   deploy_delay)
+                                   deploy_delay, features=self.features)
         self.procedures = Procedures(self.state, self.features, faults=self.faults,
                                      runtime=self.runtime, deploys=self.deploys,
                                      workspace=self.workspace)
@@ -140,6 +140,21 @@ class Emulator:
         ]
         return data
 
+    def _clone(self, body: bytes) -> Response:
+        """``POST /__emulator/clone {composeId, composeFile}``: what a Git-sourced compose's
+        clone leaves on the server (the emulator has no Git)."""
+        try:
+            data = json.loads(body or b"{}")
+            compose_id, compose_file = str(data["composeId"]), str(data["composeFile"])
+        except (ValueError, TypeError, KeyError) as exc:
+            return json_response(400, {"message": f"expected composeId and composeFile: {exc}"})
+        with self.state.lock:
+            compose = self.state.composes.get(compose_id)
+            if compose is None:
+                return json_response(404, {"message": "Compose not found"})
+            self.workspace.clone(compose["appName"], compose_file)
+        return json_response(200, {"composeId": compose_id})
+
     def _admin(self, method: str, path: str, body: bytes) -> Response:
         route = path.rstrip("/")
         if route == "/__emulator/state" and method == "GET":
@@ -147,6 +162,8 @@ class Emulator:
         if route == "/__emulator/reset" and method == "POST":
             self.faults.reset()
             return json_response(200, {"faults": self.faults.snapshot()})
+        if route == "/__emulator/clone" and method == "POST":
+            return self._clone(body)
         if route == "/__emulator/faults" and method == "GET":
             return json_response(200, self.faults.snapshot())
         if route == "/__emulator/faults" and method == "POST":

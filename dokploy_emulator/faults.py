@@ -25,6 +25,7 @@ class FaultSettings:
     ignore_sigterm_seconds: int = 0  # running workspaces exit this long after SIGTERM
     cloud: bool = False  # Dokploy Cloud: settings.isCloud true, composes need a serverId
     remote_servers_only: bool = False  # the admin's "remote servers only" (v0.29.6+)
+    login_shell_stderr: bool = False  # remote servers' login shells write to stderr (#4260)
 
 
 class Faults:
@@ -135,6 +136,11 @@ class Faults:
     def cloud(self) -> bool:
         """Whether this emulates Dokploy Cloud."""
         return bool(self._read("cloud"))
+
+    @property
+    def login_shell_stderr(self) -> bool:
+        """Whether remote servers' login shells write to stderr (breaks v0.28.2-v0.29.13)."""
+        return bool(self._read("login_shell_stderr"))
 
     @property
     def remote_servers_only(self) -> bool:

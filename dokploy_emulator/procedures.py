@@ -99,6 +99,7 @@ class Procedures:
             "environment.remove": self.environment_remove if f.environments else None,
             "compose.create": self.compose_create,
             "compose.one": self.compose_one,
+            "compose.getConvertedCompose": self.compose_converted,
             "compose.update": self.compose_update,
             "compose.saveEnvironment": self.compose_save_environment,
             "compose.deploy": lambda i: self.compose_deploy(i, redeploy=False),
@@ -406,6 +407,14 @@ class Procedures:
         """``compose.one``: the row with its relations."""
         with self.store.lock:
             return self._full_compose(self._find_compose(data["composeId"]))
+
+    def compose_converted(self, data: dict[str, Any]) -> Any:
+        """``compose.getConvertedCompose``: the file on disk as Dokploy would deploy it (written
+        by a raw deploy or a Git clone), serialised; ``"null\\n"`` before there is one."""
+        with self.store.lock:
+            app_name = self._find_compose(data["composeId"])["appName"]
+        text = self.workspace.read_compose_file(app_name)
+        return text if text is not None else "null\n"
 
     def compose_update(self, data: dict[str, Any]) -> Any:
         """``compose.update``: any field (appName ignored); an unknown id is an empty body

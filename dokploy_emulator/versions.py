@@ -46,6 +46,7 @@ class Features:
     create_source_type: bool
     env_is_default: bool
     remote_servers_only: bool
+    login_shell_stderr_fails_deploys: bool
 
     @classmethod
     def for_version(cls, text: str) -> Features:
@@ -74,4 +75,5 @@ class Features:
             create_source_type=v >= (0, 30, 0),
             env_is_default=v >= (0, 26, 1),
             remote_servers_only=v >= (0, 29, 6),
+            login_shell_stderr_fails_deploys=(0, 28, 2) <= v < (0, 29, 14),
         )

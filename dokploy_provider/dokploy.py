@@ -400,6 +400,15 @@ class DokployClient:
         data = self._get(endpoint, {"composeId": compose_id})
         return self._compose(endpoint, self._required(endpoint, data))
 
+    def get_converted_compose(self, compose_id: str) -> str | None:
+        """The compose file as Dokploy will deploy it (``compose.getConvertedCompose``): for a
+        Git-sourced compose, the file of its last clone on the server; ``None`` before any."""
+        endpoint = "compose.getConvertedCompose"
+        data = self._get(endpoint, {"composeId": compose_id})
+        if not isinstance(data, str) or data.strip() in {"", "null"}:
+            return None
+        return data
+
     def update_compose(
         self,
         compose_id: str,

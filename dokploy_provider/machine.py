@@ -7,6 +7,7 @@ in the compose's description; nothing is ever found by scanning ports or by name
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -57,6 +58,8 @@ from dokploy_provider.urls import plain_http_warning
 logger = log.get("machine")
 
 PORT_CONFLICT = "port is already allocated"
+#: What Dokploy v0.28.2-v0.29.13 log when a remote server's login shell wrote to stderr.
+COMPOSE_FILE_NOT_FOUND = "Compose file not found"
 MAX_PORT_MOVES = 8
 LOG_TAIL_LINES = 20
 POLL_START = 0.25
@@ -563,9 +566,20 @@ class MachineService:
             if compose.compose_id == excluding or compose.server_id != server_id:
                 continue
             variables = compose_variables(compose.env)
-            for port in published_ports(compose.compose_file, variables):
+            for port in published_ports(self._compose_text(compose), variables):
                 ports.setdefault(port, []).append(compose)
         return ports
+
+    def _compose_text(self, compose: Compose) -> str:
+        """The compose file Dokploy deploys: the stored one, or for a Git-sourced compose (whose
+        ``composeFile`` is empty) the one its last clone holds."""
+        if compose.compose_file.strip() or compose.source_type in {None, "raw"}:
+            return compose.compose_file
+        try:
+            return self.client.get_converted_compose(compose.compose_id) or ""
+        except ProviderError as exc:
+            logger.debug("could not read the compose file of %s: %s", compose.app_name, exc)
+            return ""
 
     def _ports_of_other_composes(self, state: MachineState) -> dict[int, list[Compose]]:
         return self.ports_on_server(state.server_id, excluding=state.compose_id)
@@ -651,7 +665,7 @@ class MachineService:
                 if newest.status == "done":
                     return
                 if newest.status in {"error", "cancelled"}:
-                    raise self._deploy_failure(newest)
+                    raise self._deploy_failure(newest, state)
                 progress.tick("deployment running")
             else:
                 progress.tick("deployment queued")
@@ -670,16 +684,16 @@ class MachineService:
             self._sleep(delay)
             delay = min(delay * 2, POLL_MAX)
 
-    def _compose_gone(self, state: MachineState) -> NotFound:
+    def _compose_gone(self, state: MachineState, waited_for: str = "its deployment") -> NotFound:
         return NotFound(
             f"the workspace's compose {state.app_name} ({state.compose_id}) was deleted on "
-            "Dokploy while its deployment was waited for (by someone in Dokploy's UI or "
+            f"Dokploy while {waited_for} was waited for (by someone in Dokploy's UI or "
             "another tool)",
             endpoint="compose.one",
             hint="run `devpod delete --force` and `devpod up` again",
         )
 
-    def _deploy_failure(self, deployment: Deployment) -> DeployFailed:
+    def _deploy_failure(self, deployment: Deployment, state: MachineState) -> DeployFailed:
         tail: list[str] = []
         try:
             text = self.client.read_deployment_log(deployment.deployment_id, tail=LOG_TAIL_LINES)
@@ -689,10 +703,25 @@ class MachineService:
         if text:
             tail = [line for line in text.splitlines() if line.strip()][-LOG_TAIL_LINES:]
         elif text is None:
+            # Dokploy leaves errorMessage empty for a failed compose deploy: without
+            # readLogs (before v0.29.5) the evidence must come from Docker's side
             tail = [
+                *self._evidence_without_log(state),
                 "(this Dokploy version cannot return deploy logs through the API; "
-                "open the compose's Deployments tab in Dokploy)"
+                "open the compose's Deployments tab in Dokploy)",
             ]
+        if text and state.server_id and COMPOSE_FILE_NOT_FOUND in text:
+            return DeployFailed(
+                f"the Dokploy deployment failed: Dokploy could not read the compose file "
+                f"back from server {state.server_id}. Dokploy {self.client.version()} reads "
+                "it with `cat` over SSH and takes any stderr output of root's login shell "
+                "there (a motd, a message from ~/.bashrc or /etc/profile) for a missing file "
+                "(Dokploy issue #4260, v0.28.2 to v0.29.13)",
+                hint="make the server's login shell print nothing on stderr (`ssh root@<server> "
+                "true 2>&1 >/dev/null` must print nothing), or upgrade Dokploy to v0.29.14 "
+                "or later; then run `devpod up` again",
+                details=tail,
+            )
         reason = deployment.error_message or "see the deploy log below"
         return DeployFailed(
             f"the Dokploy deployment failed: {reason}",
@@ -700,15 +729,61 @@ class MachineService:
             details=tail,
         )
 
+    def _evidence_without_log(self, state: MachineState) -> list[str]:
+        """What Docker's side says about a failed deploy whose log the API cannot return."""
+        if not state.app_name:
+            return []
+        try:
+            containers = self.client.get_containers(state.app_name, state.server_id)
+        except ProviderError as exc:
+            logger.debug("could not list the workspace's containers: %s", exc)
+            return []
+        never_started = [c for c in containers if c.state == "created"]
+        if never_started and _port_answers(state.ssh_host, state.ssh_port):
+            return [
+                f"container {never_started[0].name} was created but never started, and "
+                f"something else already answers on {state.ssh_host}:{state.ssh_port}: "
+                f"the {PORT_CONFLICT} (inferred: this Dokploy version has no deploy logs "
+                "in its API)"
+            ]
+        if (
+            not containers
+            and state.server_id
+            and self.client.version().remote_deploy_fails_on_login_stderr
+        ):
+            return [
+                "no container was created; on this Dokploy version a remote server whose "
+                "login shell writes to stderr fails every deploy with "
+                f"'{COMPOSE_FILE_NOT_FOUND}' (Dokploy issue #4260): check the deploy log "
+                "in Dokploy's UI"
+            ]
+        return []
+
     def _wait_ssh(self, state: MachineState) -> None:
         progress = Progress("Waiting for SSH")
         logger.info("Waiting for the workspace's sshd at %s", state.target)
+
+        def check_compose_exists() -> None:
+            # from v0.28.7 nothing else fails for a compose deleted meanwhile: the probe
+            # would only time out after DOKPLOY_READY_TIMEOUT
+            if not state.compose_id:
+                return
+            try:
+                compose = self._get_compose_or_none(state.compose_id)
+            except ProviderError as exc:  # a blip of Dokploy's must not end the SSH wait
+                logger.debug("could not look the compose up during the SSH wait: %s", exc)
+                return
+            if compose is None:
+                raise self._compose_gone(state, "its sshd")
+
         try:
             wait_until_ready(
                 state,
                 self._folder().client_key_path,
                 timeout=self.settings.ready_timeout,
                 on_progress=lambda _elapsed, result: progress.tick(result.detail),
+                check_still_wanted=check_compose_exists,
+                progress_interval=GONE_CHECK_SECONDS,
             )
         except ReadyTimeout:
             self._explain_dead_container(state)
@@ -792,3 +867,13 @@ def _claimed_first(rival: Compose, state: MachineState) -> bool:
     """Whether ``rival`` holds the port by precedence: the older compose keeps it."""
     mine = state.extra.get("compose_created_at") or ""
     return (rival.created_at or "", rival.compose_id) < (mine, state.compose_id or "")
+
+
+def _port_answers(host: str, port: int, timeout: float = 3.0) -> bool:
+    """Whether something accepts TCP connections on ``host:port`` (after a failed deploy only:
+    ports are chosen from Dokploy's data, never by probing)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False

@@ -71,6 +71,12 @@ class DokployVersion:
         return self.at_least(0, 29, 5)
 
     @property
+    def remote_deploy_fails_on_login_stderr(self) -> bool:
+        """v0.28.2 to v0.29.13 read a remote server's compose file back with ``cat`` over SSH and
+        take any stderr of the login shell for a missing file (Dokploy #4260)."""
+        return self.at_least(0, 28, 2) and not self.at_least(0, 29, 14)
+
+    @property
     def has_kill_build(self) -> bool:
         """``compose.killBuild`` exists."""
         return self.at_least(0, 25, 8)

@@ -412,6 +412,7 @@ def wait_until_ready(
     *,
     timeout: float,
     on_progress: Callable[[float, ProbeResult], None] | None = None,
+    check_still_wanted: Callable[[], None] | None = None,
     attempt_timeout: float = 10.0,
     progress_interval: float = 5.0,
 ) -> None:
@@ -419,8 +420,9 @@ def wait_until_ready(
 
     Keeps trying on every failure (a re-created container may briefly show an old key or
     refuse logins) until ``timeout`` seconds; calls ``on_progress(elapsed, last_result)`` at
-    most every ``progress_interval`` seconds. Raises ``ReadyTimeout`` saying what answered
-    (and what never did) when time runs out.
+    most every ``progress_interval`` seconds, and ``check_still_wanted()`` as often, whose
+    exception (the workspace was deleted meanwhile, say) ends the wait. Raises
+    ``ReadyTimeout`` saying what answered (and what never did) when time runs out.
     """
     started = time.monotonic()
     deadline = started + timeout
@@ -440,10 +442,13 @@ def wait_until_ready(
         if best is None or _PROGRESS[last.kind] > _PROGRESS[best.kind]:
             best = last
         now = time.monotonic()
-        if on_progress is not None and now - last_report >= progress_interval:
+        if now - last_report >= progress_interval:
             last_report = now
-            with contextlib.suppress(Exception):
-                on_progress(now - started, last)
+            if check_still_wanted is not None:
+                check_still_wanted()
+            if on_progress is not None:
+                with contextlib.suppress(Exception):
+                    on_progress(now - started, last)
         remaining = deadline - now
         if remaining <= 0:
             break

@@ -98,11 +98,14 @@ class Api:
         return response.json() if response.content else None
 
     def new_compose(
-        self, name: str = "ws", compose_file: str | None = None, raw: bool = True
+        self, name: str = "ws", compose_file: str | None = None, raw: bool = True,
+        server_id: str | None = None,
     ) -> dict[str, Any]:
         """project.create + compose.create (+ compose.update to a raw file) for any version."""
         created = self.ok("POST", "project.create", {"name": f"p-{name}"})
         body: dict[str, Any] = {"name": name, "appName": f"devpod-{name}"}
+        if server_id is not None:
+            body["serverId"] = server_id
         if "environment" in created:
             body["environmentId"] = created["environment"]["environmentId"]
         else:

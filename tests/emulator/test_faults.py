@@ -129,3 +129,36 @@ def test_ignore_sigterm_holds_stop_and_delete_answers(
         call.join(10)
         assert answers == [200]
     assert api.containers(app) == []
+
+
+@pytest.mark.parametrize(
+    ("version", "fails"), [("v0.28.1", False), ("v0.28.2", True), ("v0.29.13", True), ("v0.29.14", False)]
+)
+def test_login_shell_stderr_fails_remote_deploys_on_the_versions_that_read_back(
+    make_emulator, ssh_key: SshKey, version: str, fails: bool
+) -> None:
+    emu = make_emulator(version=version, remote_servers=["edge-1"])
+    api = Api(emu.url)
+    (server,) = api.ok("GET", "server.all")
+    emu.faults.set(login_shell_stderr=True)
+    local = api.new_compose("local", workspace_file(free_port(), ssh_key))
+    assert api.deploy_and_wait(local["composeId"]) == "done"  # the Dokploy host: no SSH read
+    remote = api.new_compose("remote", workspace_file(free_port(), ssh_key),
+                             server_id=server["serverId"])
+    assert api.deploy_and_wait(remote["composeId"]) == ("error" if fails else "done")
+    if fails:
+        assert "Compose file not found" in api.last_log(remote["composeId"])
+        assert api.containers(remote["appName"]) == []
+        row = api.ok("GET", "deployment.allByCompose", {"composeId": remote["composeId"]})[0]
+        assert row["errorMessage"] is None  # as Dokploy: the reason is only in the log
+
+
+def test_converted_compose_is_the_file_on_disk(api: Api, emu: Emulator, ssh_key: SshKey) -> None:
+    git = api.new_compose("git")
+    cid = git["composeId"]
+    assert api.ok("GET", "compose.getConvertedCompose", {"composeId": cid}) == "null\n"  # no clone yet
+    text = "services:\n  web:\n    image: x\n    ports:\n      - 8080:80\n"
+    httpx.post(f"{emu.url}/__emulator/clone", json={"composeId": cid, "composeFile": text}).raise_for_status()
+    assert api.ok("GET", "compose.getConvertedCompose", {"composeId": cid}) == text
+    missing = httpx.post(f"{emu.url}/__emulator/clone", json={"composeId": "nope", "composeFile": ""})
+    assert missing.status_code == 404

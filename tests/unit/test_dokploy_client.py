@@ -236,6 +236,12 @@ def test_version_features(feature: str, below: str, at: str) -> None:
     assert getattr(DokployVersion.assume_newest("x"), feature) is True
 
 
+def test_login_shell_stderr_breaks_remote_deploys_from_v0_28_2_to_v0_29_13() -> None:
+    affected = [v for v in ("v0.28.1", "v0.28.2", "v0.29.13", "v0.29.14")
+                if DokployVersion.parse(v).remote_deploy_fails_on_login_stderr]
+    assert affected == ["v0.28.2", "v0.29.13"]
+
+
 # -- settings ----------------------------------------------------------------------------------
 
 
@@ -1433,3 +1439,15 @@ def test_remove_project(router: respx.Router) -> None:
     route = router.post("/project.remove").respond(json={"projectId": "p2", "name": "x"})
     make_client(router).remove_project("p2")
     assert sent_json(route) == {"projectId": "p2"}
+
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"), [("null\n", None), ("", None), ("services: {}\n", "services: {}\n")]
+)
+def test_converted_compose_is_none_before_any_clone(
+    router: respx.Router, body: str, expected: str | None
+) -> None:
+    route = router.get("/compose.getConvertedCompose").respond(json=body)
+    assert make_client(router).get_converted_compose("c1") == expected
+    assert sent_query(route) == {"composeId": "c1"}
