@@ -170,6 +170,7 @@ class Doctor:
             _Check("server", "deploy server", ("version",), self._check_server),
             _Check("ssh_host", "SSH host", ("server",), self._check_ssh_host),
             _Check("ports", "SSH ports", ("server",), self._check_ports),
+            _Check("login_shell", "remote deploys", ("server",), self._check_login_shell),
         ]
         if self.machine_folder is not None:
             checks += [
@@ -346,6 +347,35 @@ class Doctor:
             )
         how = "auto picks" if settings.auto_server else "DOKPLOY_SERVER_ID is"
         return f"{how} {server.name} ({server.server_id}, {server.ip_address or 'no IP'})"
+
+    def _check_login_shell(self) -> str:
+        """Dokploy #4260: on v0.28.2 to v0.29.13 a noisy login shell fails remote deploys."""
+        from dokploy_provider import login_shell
+
+        server = self.found.server
+        version = self._version()
+        if server is None:
+            return "the Dokploy host deploys without SSH: not affected by Dokploy #4260"
+        if not version.remote_deploy_fails_on_login_stderr:
+            return f"Dokploy {version} does not read compose files back over SSH"
+        on_server = [
+            c for c in self._service().all_composes() if c.server_id == server.server_id
+        ]
+        failed = login_shell.composes_failed_by_it(self._client(), on_server)
+        if failed:
+            names = ", ".join(sorted(c.app_name for c in failed))
+            raise CheckFailed(
+                f"deploys on {server.name} fail with '{login_shell.COMPOSE_FILE_NOT_FOUND}' "
+                f"({names}): " + login_shell.explanation(server.server_id, version),
+                login_shell.FIX,
+            )
+        logs = "no deploy there failed that way" if version.has_read_logs else (
+            "this version cannot show deploy logs, so past failures were not checked"
+        )
+        return (
+            f"Dokploy {version} fails every deploy on {server.name} if root's login shell "
+            f"there writes to stderr (Dokploy #4260); {logs}"
+        )
 
     def _check_ssh_host(self) -> str:
         settings = self._settings()

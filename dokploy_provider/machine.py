@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from dokploy_provider import compose as compose_file
-from dokploy_provider import log, sync_calls
+from dokploy_provider import log, login_shell, sync_calls
 from dokploy_provider.dokploy import DokployClient
 from dokploy_provider.errors import (
     CleanupIncomplete,
@@ -58,8 +58,6 @@ from dokploy_provider.urls import plain_http_warning
 logger = log.get("machine")
 
 PORT_CONFLICT = "port is already allocated"
-#: What Dokploy v0.28.2-v0.29.13 log when a remote server's login shell wrote to stderr.
-COMPOSE_FILE_NOT_FOUND = "Compose file not found"
 MAX_PORT_MOVES = 8
 LOG_TAIL_LINES = 20
 POLL_START = 0.25
@@ -710,16 +708,11 @@ class MachineService:
                 "(this Dokploy version cannot return deploy logs through the API; "
                 "open the compose's Deployments tab in Dokploy)",
             ]
-        if text and state.server_id and COMPOSE_FILE_NOT_FOUND in text:
+        if text and state.server_id and login_shell.COMPOSE_FILE_NOT_FOUND in text:
             return DeployFailed(
-                f"the Dokploy deployment failed: Dokploy could not read the compose file "
-                f"back from server {state.server_id}. Dokploy {self.client.version()} reads "
-                "it with `cat` over SSH and takes any stderr output of root's login shell "
-                "there (a motd, a message from ~/.bashrc or /etc/profile) for a missing file "
-                "(Dokploy issue #4260, v0.28.2 to v0.29.13)",
-                hint="make the server's login shell print nothing on stderr (`ssh root@<server> "
-                "true 2>&1 >/dev/null` must print nothing), or upgrade Dokploy to v0.29.14 "
-                "or later; then run `devpod up` again",
+                "the Dokploy deployment failed: "
+                + login_shell.explanation(state.server_id, self.client.version()),
+                hint=f"{login_shell.FIX}; then run `devpod up` again",
                 details=tail,
             )
         reason = deployment.error_message or "see the deploy log below"
@@ -754,7 +747,7 @@ class MachineService:
             return [
                 "no container was created; on this Dokploy version a remote server whose "
                 "login shell writes to stderr fails every deploy with "
-                f"'{COMPOSE_FILE_NOT_FOUND}' (Dokploy issue #4260): check the deploy log "
+                f"'{login_shell.COMPOSE_FILE_NOT_FOUND}' (Dokploy issue #4260): check the deploy log "
                 "in Dokploy's UI"
             ]
         return []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -43,17 +44,18 @@ def test_healthy_setup_and_machine_pass_every_check(emulator_latest, devpod_fact
     assert result.returncode == 0, result.out + result.err
     lines = result.out.splitlines()
     # One plain (tab-separated) line per check on stdout; progress and summary on stderr.
-    assert len(lines) == 13
+    assert len(lines) == 14
     assert all(line.startswith("✓\t") for line in lines), result.out
-    assert "All 13 checks passed" in result.err
+    assert "All 14 checks passed" in result.err
     assert "SSH login" in result.out and "logged in to root@" in result.out
 
     checks = _checks(run_args(devpod, ["doctor", "--json"], "ws1"))
-    assert list(checks)[:9] == [
+    assert list(checks)[:10] == [
         "url", "options", "reachable", "api_key", "version", "project", "server", "ssh_host",
-        "ports",
+        "ports", "login_shell",
     ]  # fmt: skip
-    assert list(checks)[9:] == ["state", "compose", "container", "ssh"]
+    assert list(checks)[10:] == ["state", "compose", "container", "ssh"]
+    assert "not affected by Dokploy #4260" in checks["login_shell"]["detail"]
     ports = checks["ports"]["data"]
     assert ports["free"] == 29
     state = json.loads((devpod.machine_folder("ws1") / "dokploy-machine.json").read_text())
@@ -70,7 +72,7 @@ def test_wrong_key_fails_with_a_fix_and_skips_the_rest(emulator_latest, devpod_f
     assert checks["api_key"]["status"] == "fail"
     assert "API/CLI" in checks["api_key"]["fix"]
     assert {checks[k]["status"] for k in ("version", "project", "ports")} == {"skip"}
-    assert "1 of 9 checks failed" in result.err
+    assert "1 of 10 checks failed" in result.err
 
 
 def test_full_port_range_names_who_holds_the_ports(emulator_latest, devpod_factory) -> None:
@@ -214,5 +216,50 @@ def test_a_dokploy_that_needs_a_server_is_found_before_any_create(
         assert emu.admin("state")["composes"] == []  # refused before compose.create
         placed = devpod_factory(emu, DOKPLOY_SERVER_ID=server["serverId"])
         assert placed.run("create").returncode == 0
+    finally:
+        stop_emulator(emu)
+
+
+@pytest.mark.parametrize("version", ["v0.29.13", "v0.30.2"])
+def test_doctor_finds_remote_deploys_failed_by_a_noisy_login_shell(
+    tmp_path: Path, devpod_factory, version: str
+) -> None:
+    import httpx
+
+    emu: EmulatorProcess = start_emulator(tmp_path, version, remote_servers=("edge-a",))
+    try:
+        (server,) = emu.api("server.all")
+        emu.admin("faults", {"login_shell_stderr": True})
+        devpod = devpod_factory(emu, DOKPLOY_SERVER_ID=server["serverId"])
+        before = _checks(run_args(devpod, ["doctor", "--json"], None))["login_shell"]
+        assert before["status"] == "ok"
+        # a colleague's compose on the same server, deployed once
+        headers = {"x-api-key": emu.token}
+        project = httpx.post(f"{emu.url}/api/project.create", headers=headers,
+                             json={"name": "theirs"}).json()
+        created = httpx.post(f"{emu.url}/api/compose.create", headers=headers, json={
+            "name": "their-app", "serverId": server["serverId"],
+            "environmentId": project["environment"]["environmentId"],
+        }).json()
+        httpx.post(f"{emu.url}/api/compose.update", headers=headers, json={
+            "composeId": created["composeId"], "sourceType": "raw",
+            "composeFile": "services:\n  web:\n    image: x\n",
+        }).raise_for_status()
+        httpx.post(f"{emu.url}/api/compose.deploy", headers=headers,
+                   json={"composeId": created["composeId"]}).raise_for_status()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+            d["status"] != "running" for d in emu.admin("state")["deployments"]
+        ):
+            time.sleep(0.2)
+        result = run_args(devpod, ["doctor", "--json"], None)
+        check = _checks(result)["login_shell"]
+        if version == "v0.30.2":  # fixed in v0.29.14: the deploy went through
+            assert check["status"] == "ok" and result.returncode == 0
+            return
+        assert result.returncode == 1
+        assert check["status"] == "fail"
+        assert "Compose file not found" in check["detail"] and created["appName"] in check["detail"]
+        assert "v0.29.14" in check["fix"]
     finally:
         stop_emulator(emu)
