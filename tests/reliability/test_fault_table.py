@@ -4,7 +4,7 @@ nothing behind: one table, one row per fault, all run with DEVPOD_DEBUG=true."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +15,8 @@ from e2e.conftest import (
     EmulatorProcess,
     assert_no_private_keys,
     private_key_fragments,
+    start_emulator,
+    stop_emulator,
 )
 
 from dokploy_emulator.sshd import free_port
@@ -70,6 +72,9 @@ class Row:
     after: tuple[str, ...] = ("no_stray_compose",)
     #: project.remove only deletes database rows in Dokploy: its containers keep running.
     leaves_containers: bool = False
+    #: The Dokploy version the row needs (its own emulator), and remote servers to give it.
+    version: str | None = None
+    remote_servers: tuple[str, ...] = ()
 
 
 def _created(ctx: Ctx) -> None:
@@ -117,6 +122,35 @@ def _delete_compose_behind_our_back(ctx: Ctx) -> None:
 
 def _single_port_taken(ctx: Ctx) -> None:
     ctx.create("other")
+
+
+def _colleague_publishes_the_port(*, git: bool) -> Callable[[Ctx], None]:
+    """A compose that is not ours publishes the only port of the range, unquoted (YAML 1.2
+    reads a string, YAML 1.1 a base-60 integer): in its raw file, or in its Git clone."""
+
+    def setup(ctx: Ctx) -> None:
+        ctx.create("first")  # the project and environment
+        assert ctx.devpod.run("delete", "first").returncode == 0
+        (port,) = {int(p) for p in ctx.devpod.options["DOKPLOY_SSH_PORT_RANGE"].split("-")}
+        env_id = ctx.emu.admin("state")["environments"][0]["environmentId"]
+        created = httpx.post(
+            f"{ctx.emu.url}/api/compose.create", headers={"x-api-key": ctx.emu.token},
+            json={"name": "other", "environmentId": env_id},
+        ).json()
+        text = f"services:\n  ssh:\n    image: x\n    ports:\n      - {port}:22\n"
+        if git:
+            ctx.api_post("compose.update", {"composeId": created["composeId"],
+                                            "sourceType": "git", "composeFile": ""})
+            ctx.emu.admin("clone", {"composeId": created["composeId"], "composeFile": text})
+        else:
+            ctx.api_post("compose.update", {"composeId": created["composeId"],
+                                            "sourceType": "raw", "composeFile": text})
+
+    return setup
+
+
+def _first_server(emu: EmulatorProcess) -> dict[str, str]:
+    return {"DOKPLOY_SERVER_ID": emu.api("server.all")[0]["serverId"]}
 
 
 ROWS = [
@@ -459,6 +493,79 @@ ROWS = [
         setup=lambda ctx: ctx.faults(exit_after_start=1),
         after=("no_stray_compose", "no_state"),
     ),
+    # -- Dokploy as it really is (issue 12) --------------------------------------------
+    Row(
+        "stop-waits-out-a-slow-sigterm",  # compose.stop is synchronous: 35 s > the HTTP timeout
+        "stop",
+        0,
+        "",
+        setup=_created_then(lambda ctx: ctx.faults(ignore_sigterm_seconds=35)),
+        after=(),
+    ),
+    Row(
+        "delete-that-leaves-the-container",  # <= v0.28.8 skips `down` without the directory
+        "delete",
+        12,
+        "docker rm -f",
+        version="v0.28.8",
+        setup=_created_then(lambda ctx: ctx.faults(compose_dir_missing=True)),
+        after=(),
+        leaves_containers=True,
+    ),
+    Row(
+        "colleague-unquoted-port",
+        "create",
+        10,
+        "published",
+        options_from=lambda emu: {"DOKPLOY_SSH_PORT_RANGE": str(free_port())},
+        setup=_colleague_publishes_the_port(git=False),
+        after=("only_other_compose", "no_state"),
+    ),
+    Row(
+        "git-sourced-compose-port",
+        "create",
+        10,
+        "published",
+        options_from=lambda emu: {"DOKPLOY_SSH_PORT_RANGE": str(free_port())},
+        setup=_colleague_publishes_the_port(git=True),
+        after=("only_other_compose", "no_state"),
+    ),
+    Row(
+        "cloud-needs-a-server",
+        "create",
+        2,
+        "DOKPLOY_SERVER_ID",
+        setup=lambda ctx: ctx.faults(cloud=True),
+        after=("no_stray_compose", "no_state"),
+    ),
+    Row(
+        "rejected-key-may-be-expired",
+        "status",
+        4,
+        "expired or rate-limited",
+        setup=_created_then(lambda ctx: ctx.faults(revoke_key=True)),
+        after=("state_intact",),
+    ),
+    Row(
+        "remote-login-shell-writes-stderr",  # Dokploy #4260, v0.28.2-v0.29.13
+        "create",
+        7,
+        "login shell",
+        version="v0.29.13",
+        remote_servers=("edge-a",),
+        options_from=_first_server,
+        setup=lambda ctx: ctx.faults(login_shell_stderr=True),
+        after=("no_stray_compose", "no_state"),
+    ),
+    Row(
+        "deploy-error-without-deploy-logs",  # deployment.readLogs only from v0.29.5
+        "create",
+        7,
+        "cannot return deploy logs",
+        version="v0.29.4",
+        setup=lambda ctx: ctx.faults(fail_next_deploys=1, deploy_error=DISK_FULL),
+        after=("no_stray_compose", "no_state"),
+    ),
     # -- SSH -------------------------------------------------------------------------------
     Row(
         "host-key-mismatch",
@@ -495,8 +602,26 @@ ROWS = [
 ]
 
 
+@pytest.fixture
+def emulator_for(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[Row], EmulatorProcess]]:
+    """The row's emulator: the shared latest one, or one of the version the row needs."""
+    started: list[EmulatorProcess] = []
+
+    def make(row: Row) -> EmulatorProcess:
+        if row.version is None and not row.remote_servers:
+            return request.getfixturevalue("emulator_latest")
+        emu = start_emulator(tmp_path, row.version or "v0.30.2", remote_servers=row.remote_servers)
+        started.append(emu)
+        return emu
+
+    yield make
+    for emu in started:
+        stop_emulator(emu)
+
+
 @pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
-def test_fault(row: Row, emulator_latest: EmulatorProcess, devpod_factory) -> None:
+def test_fault(row: Row, emulator_for: Callable[[Row], EmulatorProcess], devpod_factory) -> None:
+    emulator_latest = emulator_for(row)
     options = dict(row.options)
     if row.options_from:
         options.update(row.options_from(emulator_latest))
