@@ -644,6 +644,8 @@ def test_fault(row: Row, emulator_for: Callable[[Row], EmulatorProcess], devpod_
         assert "Traceback" not in result.err
         assert result.err.strip(), "a failure must say why"
     assert_no_private_keys(private_key_fragments(ctx.folder), result.out, result.err)
+    token = devpod.options.get("DOKPLOY_API_TOKEN", "")
+    assert not token or token not in result.out + result.err  # DEVPOD_DEBUG=true included
 
     composes_after = emulator_latest.admin("state")["composes"]
     if "no_stray_compose" in row.after:
