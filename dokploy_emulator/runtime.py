@@ -249,14 +249,21 @@ class SshdRuntime:
     def _start(self, container: _Container) -> None:
         held = self._held_ports(container)
         for port in container.service.ports:
-            if port.published in held or not port_bindable(port.published):
-                container.state, container.changed_at = "created", time.time()
-                raise RuntimeFailure(
-                    "Error response from daemon: driver failed programming external "
-                    f"connectivity on endpoint {container.name}: Bind for "
-                    f"{port.host_ip or '0.0.0.0'}:{port.published} failed: "
-                    "port is already allocated"
+            address = f"{port.host_ip or '0.0.0.0'}:{port.published}"
+            if port.published in held:  # Docker's own port allocator knows the other container
+                cause = f"Bind for {address} failed: port is already allocated"
+            elif not port_bindable(port.published):  # a process outside Docker holds it
+                cause = (
+                    f"Error starting userland proxy: listen tcp4 {address}: bind: "
+                    "address already in use"
                 )
+            else:
+                continue
+            container.state, container.changed_at = "created", time.time()
+            raise RuntimeFailure(
+                "Error response from daemon: driver failed programming external "
+                f"connectivity on endpoint {container.name}: {cause}"
+            )
         ssh_port = container.ssh_port
         if ssh_port is not None:
             self._start_sshd(container, ssh_port)

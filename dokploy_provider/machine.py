@@ -57,7 +57,9 @@ from dokploy_provider.urls import plain_http_warning
 
 logger = log.get("machine")
 
-PORT_CONFLICT = "port is already allocated"
+#: Docker's words for a host port it cannot publish: held by another container (its port
+#: allocator), or by a process outside Docker (the userland proxy's bind).
+PORT_CONFLICTS = ("port is already allocated", "address already in use")
 MAX_PORT_MOVES = 8
 LOG_TAIL_LINES = 20
 POLL_START = 0.25
@@ -615,7 +617,8 @@ class MachineService:
                     state, previous=state.extra.get("deploy_base"), progress=Progress("Deploying")
                 )
             except DeployFailed as exc:
-                if PORT_CONFLICT not in "\n".join([exc.message, *exc.details]):
+                said = "\n".join([exc.message, *exc.details])
+                if not any(words in said for words in PORT_CONFLICTS):
                     raise
                 logger.info("Port %d is taken on the server; moving to another", state.ssh_port)
                 taken.add(state.ssh_port)
@@ -736,7 +739,7 @@ class MachineService:
             return [
                 f"container {never_started[0].name} was created but never started, and "
                 f"something else already answers on {state.ssh_host}:{state.ssh_port}: "
-                f"the {PORT_CONFLICT} (inferred: this Dokploy version has no deploy logs "
+                f"the {PORT_CONFLICTS[0]} (inferred: this Dokploy version has no deploy logs "
                 "in its API)"
             ]
         if (

@@ -113,6 +113,23 @@ def test_port_conflict_fails_second_deploy(api: Api, ssh_key: SshKey) -> None:
     assert ssh(port, ssh_key, "echo ok").stdout.strip() == "ok"  # the first one is untouched
 
 
+def test_port_held_outside_docker_fails_with_the_userland_proxy_words(
+    api: Api, ssh_key: SshKey
+) -> None:
+    import socket
+
+    port = free_port()
+    compose = api.new_compose("one", workspace_file(port, ssh_key))
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        assert api.deploy_and_wait(compose["composeId"]) == "error"
+    log = api.last_log(compose["composeId"])
+    assert f"listen tcp4 0.0.0.0:{port}: bind: address already in use" in log
+    assert "port is already allocated" not in log  # Docker's allocator did not know the port
+    assert api.containers(compose["appName"])[0]["state"] == "created"
+
+
 def test_yaml_error_fails_deploy(api: Api) -> None:
     compose = api.new_compose("yaml", "services:\n  ws: [unclosed\n")
     assert api.deploy_and_wait(compose["composeId"]) == "error"
