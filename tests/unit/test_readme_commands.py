@@ -1,5 +1,5 @@
-"""Every command the README tells a reader to run exists: each `dokploy-provider <command>` and
-its flags, and each `make <target>`."""
+"""Every command the README and docs/ tell a reader to run exists: each `dokploy-provider
+<command>` and its flags, and each `make <target>`; the docs link only to files that exist."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import click
 from dokploy_provider.cli import build_app
 
 ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+README = "\n".join(path.read_text(encoding="utf-8") for path in DOCUMENTS)
 
 
 def _code() -> list[str]:
@@ -67,3 +68,15 @@ def test_release_files_the_readme_points_at_exist() -> None:
     ):
         assert path in README, path
         assert (ROOT / path).is_file(), path
+
+
+def test_doc_links_stay_inside_the_repository_and_exist() -> None:
+    for document in DOCUMENTS:
+        text = document.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+            if re.match(r"[a-z]+://", target):
+                continue
+            resolved = (document.parent / target).resolve()
+            assert resolved.is_relative_to(ROOT), f"{document.name} links outside the repo: {target}"
+            assert resolved.exists(), f"{document.name} links to a missing file: {target}"
+        assert "../shared" not in text, f"{document.name} names a file outside the repository"
