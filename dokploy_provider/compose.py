@@ -260,6 +260,21 @@ def boot_script() -> str:
     )
 
 
+def container_hostname(machine_id: str) -> str:
+    """The workspace container's host name: ``devpod-<machine id>``, unless that would make
+    DevPod take the workspace for ARM.
+
+    DevPod's agent injection decides the architecture with ``case "$(uname -a)" in *arm*|
+    *aarch*``, and ``uname -a`` includes the host name: a machine called ``warm`` or ``swarm``
+    would get the arm64 agent and never come up. Such machines get a hex digest instead, which
+    cannot spell either word.
+    """
+    name = f"devpod-{machine_id}"
+    if "arm" in name.lower() or "aarch" in name.lower():
+        return f"devpod-{hashlib.sha256(machine_id.encode()).hexdigest()[:12]}"
+    return name
+
+
 def render(settings: Settings, spec: WorkspaceSpec) -> str:
     """The compose file for one workspace, as YAML text."""
     service: dict[str, Any] = {
@@ -269,7 +284,7 @@ def render(settings: Settings, spec: WorkspaceSpec) -> str:
         "init": True,
         "restart": RESTART_POLICY,
         "stop_grace_period": STOP_GRACE_PERIOD,
-        "hostname": f"devpod-{spec.machine_id}",
+        "hostname": container_hostname(spec.machine_id),
         "entrypoint": ["/bin/sh", "-c", boot_script().replace("$", "$$")],
         "ports": [f"{spec.ssh_port}:{SSH_CONTAINER_PORT}"],
         "environment": {

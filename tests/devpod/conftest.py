@@ -37,6 +37,19 @@ DEV_IMAGE = "devpod-test/base:bookworm"
 DEFAULT_TIMEOUT = 600.0
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
+#: DevPod v0.6.15's own teardown race (README, "run agent command: EOF"): its local gRPC
+#: tunnel server writes to a stdio SSH session whose remote command has just exited, and
+#: x/crypto/ssh's ``Session.Wait`` returns that write's ``io.EOF`` although the command
+#: exited 0. Both ends are DevPod's (the CLI and the agent over our tunnel, or the agent and
+#: the dev container over ``docker exec`` inside the workspace), so no provider change can
+#: close it; a user reruns ``devpod up``, and so does this test, once, counting each one.
+DEVPOD_TEARDOWN_RACE = re.compile(r"(?m)(fatal|info) +(devcontainer up: )?run agent command: EOF$")
+
+
+def is_devpod_teardown_race(output: str) -> bool:
+    """Whether a failed ``devpod up`` ended with DevPod's own session-teardown EOF."""
+    return "Setup container..." in output and bool(DEVPOD_TEARDOWN_RACE.search(output))
+
 
 def find_cli() -> str | None:
     """The DevPod CLI to test: ``$DEVPOD_CLI``, else ``devpod`` on PATH."""

@@ -9,7 +9,6 @@ machine → ``devpod up`` brings it back with its data → delete leaves nothing
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import time
 import warnings
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import DevPodCLI
+from .conftest import DevPodCLI, is_devpod_teardown_race
 
 WORKSPACE = "dpws"
 DATA = "kept across stops\n"
@@ -40,20 +39,6 @@ pytestmark = [
 DAEMON_INTERVAL = "5s"
 #: Lines DevPod prints when its daemon install and ours fight over the pid files.
 DAEMON_RACE_SIGNS = ("Error starting service", "Install DevPod Daemon", "still exists")
-
-
-#: DevPod v0.6.15's own teardown race (README, "run agent command: EOF"): its local gRPC
-#: tunnel server writes to a stdio SSH session whose remote command has just exited, and
-#: x/crypto/ssh's ``Session.Wait`` returns that write's ``io.EOF`` although the command
-#: exited 0. Both ends are DevPod's (the CLI and the agent over our tunnel, or the agent and
-#: the dev container over ``docker exec`` inside the workspace), so no provider change can
-#: close it; a user reruns ``devpod up``, and so does this test, once, counting each one.
-DEVPOD_TEARDOWN_RACE = re.compile(r"(?m)(fatal|info) +(devcontainer up: )?run agent command: EOF$")
-
-
-def is_devpod_teardown_race(output: str) -> bool:
-    """Whether a failed ``devpod up`` ended with DevPod's own session-teardown EOF."""
-    return "Setup container..." in output and bool(DEVPOD_TEARDOWN_RACE.search(output))
 
 
 @dataclass
@@ -204,3 +189,17 @@ def test_delete_leaves_nothing(workspace: Workspace) -> None:
     volumes = subprocess.run(["docker", "volume", "ls", "-q", "--filter", label],
                              capture_output=True, text=True, check=True).stdout.split()
     assert volumes == []
+
+
+def test_a_machine_whose_name_spells_arm_gets_the_amd64_agent(devpod: DevPodCLI) -> None:
+    # DevPod's inject script takes `uname -a` matching *arm* for ARM, host name included: a
+    # container called devpod-warm got the arm64 agent, which a dev build cannot stream, and
+    # `machine ssh` retried for ever ("Waiting for devpod agent to come up...")
+    devpod("machine", "create", "warm", "--provider", "dokploy", timeout=300)
+    try:
+        out = devpod("machine", "ssh", "warm", "--command", "uname -m; hostname", timeout=120).stdout
+        arch, hostname = out.split()
+        assert arch == "x86_64" or arch == "aarch64"
+        assert "arm" not in hostname
+    finally:
+        devpod("machine", "delete", "warm", "--force", timeout=180)

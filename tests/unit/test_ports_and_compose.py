@@ -266,3 +266,20 @@ def test_compose_variables_read_the_env_lines() -> None:
     assert compose_variables("# c\nSSH_PORT=2300\nexport NAME='x'\nBAD\n") == {
         "SSH_PORT": "2300", "NAME": "x"}
     assert compose_variables(None) == {}
+
+
+@pytest.mark.parametrize("machine_id", ["warm", "swarm-1", "my-farm", "aarch-box", "ARMADA"])
+def test_hostname_never_spells_arm_for_devpods_architecture_check(machine_id: str) -> None:
+    from dokploy_provider.compose import container_hostname
+
+    # DevPod's inject script: `case "$(uname -a)" in *arm*|*aarch*) ARM`; uname -a has the host name
+    name = container_hostname(machine_id)
+    assert "arm" not in name.lower() and "aarch" not in name.lower()
+    assert name.startswith("devpod-") and len(name) <= 63
+    assert container_hostname(machine_id) == name  # stable across renders
+
+
+def test_hostname_names_the_machine_when_it_can() -> None:
+    from dokploy_provider.compose import container_hostname
+
+    assert container_hostname("ws1") == "devpod-ws1"
