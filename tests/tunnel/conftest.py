@@ -29,6 +29,12 @@ needs_fast_path = pytest.mark.skipif(
 )
 
 
+def pytest_report_header() -> str:
+    """Which Paramiko the tunnel runs on, and which path (CI runs several of each)."""
+    path = "fast path" if paramiko_fast.fast_path_allowed() else "public API only"
+    return f"paramiko {paramiko.__version__}: {path}"
+
+
 def provider_executable() -> str:
     """The real console script installed in the venv (next to this interpreter)."""
     candidate = Path(sys.executable).parent / "dokploy-provider"

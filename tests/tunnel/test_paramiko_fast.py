@@ -1,5 +1,5 @@
-"""The private-internals fast paths (``paramiko_fast``): the transport thread's window
-credits, full-packet sends, and re-keying while both run."""
+"""The private-internals fast paths (``paramiko_fast``): their version guard, the transport
+thread's window credits, full-packet sends, and re-keying while both run."""
 
 from __future__ import annotations
 
@@ -8,20 +8,85 @@ import os
 import struct
 import tempfile
 import threading
+from importlib.metadata import requires
 from pathlib import Path
 from typing import Any
 
 import paramiko
 import pytest
+from packaging.requirements import Requirement
 
-from dokploy_provider import paramiko_fast
+from dokploy_provider import paramiko_fast, ssh
 
 from .conftest import Workspace, needs_fast_path, run_in_process
 
 MiB = 1024 * 1024
 
 
+# ----------------------------------------------------------------------------- version guard
+
+
+@pytest.mark.parametrize(
+    ("version", "allowed"),
+    [("5.1.0", True), ("3.5.1", True), ("5.2.0", False), ("5.0.1", False), ("4.0.0", False),
+     ("3.4.1", False), ("", False)],
+)  # fmt: skip
+def test_fast_path_only_on_tested_paramiko(
+    monkeypatch: pytest.MonkeyPatch, version: str, allowed: bool
+) -> None:
+    monkeypatch.delenv(paramiko_fast.FAST_PATH_ENV, raising=False)
+    monkeypatch.setattr(paramiko, "__version__", version)
+    assert paramiko_fast.fast_path_allowed() is allowed
+
+
+def test_env_forces_the_public_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(paramiko, "__version__", "5.1.0")
+    monkeypatch.setenv(paramiko_fast.FAST_PATH_ENV, "0")
+    assert not paramiko_fast.fast_path_allowed()
+
+
+def test_tested_lines_are_inside_the_pinned_range() -> None:
+    pins = [Requirement(r) for r in requires("dokploy-provider") or []]
+    (pin,) = [r for r in pins if r.name == "paramiko" and r.marker is None]
+    for line in paramiko_fast.FAST_PATH_PARAMIKO:
+        assert pin.specifier.contains(line + "0"), (line, str(pin.specifier))
+
+
+def test_untested_paramiko_touches_no_internals(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(paramiko, "__version__", "9.9.9")
+    transport: Any = paramiko.Transport.__new__(paramiko.Transport)
+    transport.clear_to_send = threading.Event()
+    transport._send_user_message = lambda m: None
+    assert not paramiko_fast.install_channel_handlers(transport)
+    assert "_channel_handler_table" not in vars(transport)
+    chan: Any = _FakeChannel(window=10)
+    chan.transport = transport
+    assert not paramiko_fast.attach_output(chan, _Sink())
+    assert paramiko_fast.attached_output(chan) is None
+    writer = paramiko_fast.ChannelWriter(chan)
+    assert not writer.fast
+    writer.send(b"hello")
+    assert chan.fallback == [b"hello"]
+
+
 # ----------------------------------------------------------------------------- on a connection
+
+
+@needs_fast_path
+def test_tested_paramiko_takes_every_fast_path(workspace: Workspace) -> None:
+    # A tested release must not fall back quietly (an attribute check failing on a real
+    # channel would leave the tunnel correct but slow).
+    conn = ssh.connect(workspace.state, workspace.folder.client_key_path, timeout=10)
+    try:
+        assert paramiko_fast.direct_output_supported(conn.transport)
+        assert paramiko_fast.install_channel_handlers(conn.transport)
+        chan = conn.open_session()
+        assert paramiko_fast.ChannelWriter(chan).fast
+        sink = _Sink()
+        assert paramiko_fast.attach_output(chan, sink)
+        assert paramiko_fast.attached_output(chan) is sink
+    finally:
+        conn.close()
 
 
 @pytest.mark.slow
@@ -64,6 +129,14 @@ def test_direct_output_is_used_only_with_known_paramiko(monkeypatch: pytest.Monk
     table.pop(paramiko.common.MSG_CHANNEL_DATA)
     monkeypatch.setattr(paramiko.Transport, "_channel_handler_table", table)
     assert not paramiko_fast.direct_output_supported(transport)
+
+
+class _Sink:
+    def on_stdout(self, data: bytes) -> None:
+        pass
+
+    def on_stderr(self, data: bytes) -> None:
+        pass
 
 
 class _FakePacketizer:
