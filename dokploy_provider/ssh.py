@@ -74,7 +74,7 @@ class SSHNoBanner(SSHConnectFailed):
 class _BufferedSocket:
     """A socket for Paramiko that reads ``SOCKET_RECV_SIZE`` from the kernel at a time.
 
-    Paramiko's packetizer reads a packet as several small ``recv(n)`` calls (header, then
+    Paramiko's transport reads each packet as several small ``recv(n)`` calls (header, then
     body); serving them from a buffer cuts system calls several-fold on bulk transfers. Only
     the transport thread reads, so no lock is needed.
     """

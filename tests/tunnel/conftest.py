@@ -6,18 +6,33 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import paramiko
 import pytest
 
 from dokploy_emulator.sshd import SshdProcess, find_sshd, start_on_free_port
+from dokploy_provider import paramiko_fast, pump, ssh
 from dokploy_provider.keys import MachineKeys, ensure_machine_keys
 from dokploy_provider.state import MachineFolder, MachineState
 
 FAKE_TOKEN = "dkp_FAKE-token-4f1e9c2b7a6d5e3f"
 MACHINE_ID = "tunnel-test"
+
+#: The tests of the private-internals fast paths themselves (the rest run on both paths).
+needs_fast_path = pytest.mark.skipif(
+    not paramiko_fast.fast_path_allowed(),
+    reason="fast path off (DOKPLOY_PROVIDER_SSH_FAST_PATH=0 or an untested Paramiko): "
+    "only the public-API path runs",
+)
+
+
+def pytest_report_header() -> str:
+    """Which Paramiko the tunnel runs on, and which path (CI runs several of each)."""
+    path = "fast path" if paramiko_fast.fast_path_allowed() else "public API only"
+    return f"paramiko {paramiko.__version__}: {path}"
 
 
 def provider_executable() -> str:
@@ -143,3 +158,32 @@ def workspace(tmp_path: Path) -> Iterator[Workspace]:
         yield Workspace(tmp_path, folder, keys, sshd, state)
     finally:
         sshd.stop()
+
+
+def run_in_process(
+    workspace: Workspace,
+    command: str,
+    payload: bytes,
+    tmp: Path,
+    *,
+    direct: bool = True,
+    fast_send: bool = True,
+    prepare: Callable[[paramiko.Transport], None] | None = None,
+) -> tuple[int, bytes, bytes, ssh.Connection, paramiko.Channel]:
+    """``pump.run`` on a real connection with files as stdio; returns what came back.
+
+    ``prepare`` gets the connected transport before the session opens.
+    """
+    conn = ssh.connect(workspace.state, workspace.folder.client_key_path, timeout=10)
+    if prepare is not None:
+        prepare(conn.transport)
+    source = tmp / "in.bin"
+    source.write_bytes(payload)
+    out_path, err_path = tmp / "out.bin", tmp / "err.bin"
+    chan = conn.open_session()
+    with source.open("rb") as stdin, out_path.open("wb") as out, err_path.open("wb") as err:
+        status = pump.Pump(chan, stdin, out, err, direct=direct, fast_send=fast_send)
+        paramiko_fast.install_channel_handlers(conn.transport)
+        status.start(command)
+        code = status.wait()
+    return code, out_path.read_bytes(), err_path.read_bytes(), conn, chan
