@@ -52,6 +52,7 @@ from dokploy_provider.option_values import (
     parse_duration,
 )
 from dokploy_provider.urls import ServerURL, parse_server_url
+from dokploy_provider.verbs import run_verb
 
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 _http_log = log.get("http")
@@ -400,14 +401,12 @@ def answer(inputs: _Inputs) -> str:
 def main(environ: Mapping[str, str] | None = None) -> bool:
     """Answer ``dokploy-provider status``; ``False`` (nothing printed) means "use the full path".
 
-    Errors end the process through :func:`dokploy_provider.cli.run_verb`, exactly as on the
+    Errors end the process through :func:`dokploy_provider.verbs.run_verb`, exactly as on the
     full path.
     """
     inputs = _inputs(os.environ if environ is None else environ)
     if inputs is None:
         return False
-    from dokploy_provider.cli import run_verb
-
     log.setup(0)
     log.register_secret(inputs.token)
     log.register_secret(inputs.token.strip())

@@ -449,3 +449,30 @@ def test_workspace_status_asks_nothing_more_while_a_deploy_runs() -> None:
         clock=lambda: 30 + (parse_time("2026-01-01T11:00:00Z") or 0),
     )
     assert status is Status.BUSY
+
+
+def _imported_modules(module: str) -> set[str]:
+    """Every module ``module`` imports, at the top or lazily inside a function."""
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin is not None
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_fast_path_and_cli_share_run_verb_without_an_import_circle() -> None:
+    # cli imports fast_status (to try it first); neither fast_status nor verbs may import cli.
+    assert "dokploy_provider.fast_status" in _imported_modules("dokploy_provider.cli")
+    for module in ("dokploy_provider.fast_status", "dokploy_provider.verbs"):
+        assert not any(name.startswith("dokploy_provider.cli") for name in _imported_modules(module))
+    assert "dokploy_provider.verbs.run_verb" in _imported_modules("dokploy_provider.fast_status")
+    assert "dokploy_provider.verbs.run_verb" in _imported_modules("dokploy_provider.cli")
