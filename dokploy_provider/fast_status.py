@@ -1,8 +1,8 @@
 """``dokploy-provider status`` without pydantic, httpx or click (DevPod's most frequent call).
 
 DevPod runs ``status`` before every ``devpod ssh``, every IDE connection and on each poll of
-the desktop app, so its start-up time is felt. This path reads the options with the checks
-of :mod:`dokploy_provider.option_values`, asks Dokploy the two questions status needs
+the desktop app, so its start-up time is felt. This path reads the options with their
+declared checks and defaults (:mod:`dokploy_provider.option_table`), asks Dokploy the two questions status needs
 (``compose.one`` and ``docker.getContainersByAppNameMatch``) with ``http.client``, maps
 failures with :mod:`dokploy_provider.api_errors`, and decides with
 :func:`dokploy_provider.status.workspace_status`: the same rules, exceptions, messages and exit
@@ -42,13 +42,11 @@ from dokploy_provider.api_errors import (
     unreachable_error,
 )
 from dokploy_provider.errors import ConfigurationError, ProviderError
+from dokploy_provider.option_table import option_value, options_problem
 from dokploy_provider.option_values import (
-    STATUS_DEFAULTS,
     connect_timeout,
     machine_folder_from_env,
     machine_id_from_env,
-    option_value,
-    options_problem,
     parse_duration,
 )
 from dokploy_provider.urls import ServerURL, parse_server_url
@@ -364,7 +362,7 @@ def _inputs(environ: Mapping[str, str]) -> _Inputs | None:
         return None
 
     def seconds(name: str) -> float:
-        return parse_duration(option_value(environ, name, STATUS_DEFAULTS[name]))
+        return parse_duration(option_value(environ, name))
 
     return _Inputs(
         server_url=server_url,

@@ -32,7 +32,7 @@ from dokploy_provider.errors import (
     ServerUnreachable,
 )
 from dokploy_provider.fast_status import Fallback, FastClient
-from dokploy_provider.option_values import OPTION_CHECKS, STATUS_DEFAULTS, options_problem
+from dokploy_provider.option_table import OPTIONS, options_problem
 from dokploy_provider.options import Settings, load_settings, option_names
 from dokploy_provider.state import MachineFolder, MachineState
 from dokploy_provider.status import Status, parse_time, workspace_status
@@ -271,15 +271,16 @@ def test_unexpected_container_rows_fall_back(server: Server) -> None:
 
 
 def test_every_option_has_a_fast_check() -> None:
-    assert set(OPTION_CHECKS) == option_names()
-    required = {name for name, (_, needed) in OPTION_CHECKS.items() if needed}
+    assert set(OPTIONS) == option_names()
+    required = {name for name, option in OPTIONS.items() if option.required}
     assert required == {str(f.alias) for f in Settings.model_fields.values() if f.is_required()}
 
 
 def test_status_defaults_match_the_settings_model() -> None:
+    # The fast path reads its timeouts' defaults from the same declarations as the model.
     by_alias = {str(f.alias): f.default for f in Settings.model_fields.values()}
-    for name, default in STATUS_DEFAULTS.items():
-        assert by_alias[name] == default
+    for name in ("DOKPLOY_HTTP_TIMEOUT", "DOKPLOY_DEPLOY_TIMEOUT", "DOKPLOY_READY_TIMEOUT"):
+        assert by_alias[name] == OPTIONS[name].default
 
 
 BASE = {"DOKPLOY_SERVER_URL": "http://203.0.113.10:3000", "DOKPLOY_API_TOKEN": "tok-secret-123"}
