@@ -6,8 +6,10 @@ message, hint, details and exit code must match exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,11 +17,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import pytest
+from pydantic.alias_generators import to_camel
 
 from dokploy_emulator.sshd import free_port
 from dokploy_provider import compose as compose_file
-from dokploy_provider import dokploy, fast_status
+from dokploy_provider import dokploy, fast_status, models
+from dokploy_provider.api_errors import RetryPolicy, TransportFailure, retry_query
 from dokploy_provider.dokploy import DokployClient
 from dokploy_provider.errors import (
     AuthenticationFailed,
@@ -477,3 +482,80 @@ def test_fast_path_and_cli_share_run_verb_without_an_import_circle() -> None:
         assert not any(name.startswith("dokploy_provider.cli") for name in _imported_modules(module))
     assert "dokploy_provider.verbs.run_verb" in _imported_modules("dokploy_provider.fast_status")
     assert "dokploy_provider.verbs.run_verb" in _imported_modules("dokploy_provider.cli")
+
+
+# -- one set of models: the fast path's views read what the pydantic models read ----------------
+
+CONTAINER = {"containerId": "x", "name": "n", "state": "running", "status": "Up 3 hours"}
+DEPLOYMENT = {"deploymentId": "d1", "createdAt": "2026-01-01T10:00:00.000Z", "startedAt": None}
+
+
+def _deployment_view(row: dict[str, Any]) -> object:
+    return fast_status.parse_compose({**COMPOSE, "deployments": [row]}).deployments[0]
+
+
+VIEWS = [
+    (fast_status.Compose, models.Compose, fast_status.parse_compose, COMPOSE),
+    (fast_status.Deployment, models.Deployment, _deployment_view, DEPLOYMENT),
+    (fast_status.Container, models.Container, lambda row: fast_status.parse_containers([row])[0], CONTAINER),
+]
+
+
+def _alias(model: type[pydantic.BaseModel], name: str) -> str:
+    return model.model_fields[name].alias or to_camel(name)
+
+
+@pytest.mark.parametrize(("view", "model", "parse", "body"), VIEWS)
+def test_views_are_the_models_fields_read_the_same_way(
+    view: type, model: type[pydantic.BaseModel], parse: Callable[[Any], Any], body: dict[str, Any]
+) -> None:
+    required = [name for name, f in model.model_fields.items() if f.is_required()]
+    minimal = {_alias(model, name): body[_alias(model, name)] for name in required}
+    for sample in (body, minimal):
+        full, fast = model.model_validate(sample), parse(sample)
+        for item in dataclasses.fields(view):
+            assert item.name in model.model_fields, f"{view.__name__}.{item.name} is not a model field"
+            if item.name != "deployments":
+                assert getattr(fast, item.name) == getattr(full, item.name), item.name
+        if view is fast_status.Compose:
+            assert [d.deployment_id for d in fast.deployments] == [
+                d.deployment_id for d in full.deployments
+            ]
+    for name in required:  # as strict as the model: each required field missing falls back
+        trimmed = {k: v for k, v in body.items() if k != _alias(model, name)}
+        with pytest.raises(pydantic.ValidationError):
+            model.model_validate(trimmed)
+        with pytest.raises(Fallback):
+            parse(trimmed)
+
+
+# -- one retry policy ---------------------------------------------------------------------------
+
+
+def test_retry_policy_bounds_tries_time_and_pauses() -> None:
+    policy = RetryPolicy(attempts=3, max_seconds=10.0, backoff=0.5)
+    assert policy.may_retry(1, 0.0) and policy.may_retry(2, 9.9)
+    assert not policy.may_retry(3, 0.0) and not policy.may_retry(1, 10.0)
+    assert all(0 <= policy.pause(n) <= min(10.0, 0.5 * 2 ** (n - 1)) for n in (1, 2, 3, 8))
+    assert RetryPolicy(attempts=0).may_retry(1, 0.0) is False
+    assert RetryPolicy(backoff=0.0).pause(3) == 0.0
+
+
+def test_retry_query_retries_5xx_and_transport_failures_but_not_a_refused_certificate() -> None:
+    policy = RetryPolicy(attempts=3, backoff=0.0)
+    answers: list[Any] = [TransportFailure("io", OSError("reset")), 502, 200]
+
+    def send() -> int:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return int(answer)
+
+    assert retry_query(send, lambda status: status, policy, sleep=lambda _: None) == 200
+    answers[:] = [503, 503, 503, 200]
+    assert retry_query(send, lambda status: status, policy, sleep=lambda _: None) == 503
+    refused = TransportFailure("other", ssl.SSLCertVerificationError("certificate verify failed"))
+    answers[:] = [refused, 200]
+    with pytest.raises(TransportFailure):
+        retry_query(send, lambda status: status, policy, sleep=lambda _: None)
+    assert answers == [200]
