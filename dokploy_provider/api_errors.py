@@ -4,16 +4,19 @@ Both HTTP clients use it: :class:`dokploy_provider.dokploy.DokployClient` (httpx
 ``status`` fast path (:mod:`dokploy_provider.fast_status`, ``http.client``). A rejected key, an
 unreachable server or a 404 therefore gives the same exception class, message and exit code
 whichever client met it. The two clients also share from here what they send (headers) and
-how they retry a query (:data:`RETRY_ATTEMPTS` and the constants after it).
+how they retry a query (:class:`RetryPolicy`, :func:`retry_query`).
 """
 
 from __future__ import annotations
 
 import json
+import random
 import socket
 import ssl
-from collections.abc import Mapping
-from typing import Any, Literal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
 
 from dokploy_provider import __version__, log
 from dokploy_provider.errors import (
@@ -55,6 +58,72 @@ REACH_HINT = "check DOKPLOY_SERVER_URL and that Dokploy is running and reachable
 FailureKind = Literal[
     "connect_timeout", "read_timeout", "write_timeout", "pool_timeout", "protocol", "io", "other"
 ]
+
+_R = TypeVar("_R")
+
+
+class TransportFailure(Exception):
+    """A request got no HTTP response; ``kind`` says what the transport knows, ``__cause__``
+    is the transport's own exception (read by :func:`describe_transport_failure`)."""
+
+    def __init__(self, kind: FailureKind, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.kind: FailureKind = kind
+        self.__cause__ = cause
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a query (a GET) is retried: at most ``attempts`` tries within ``max_seconds``,
+    after a connection failure, a timeout or a 5xx answer, never after a refused certificate.
+
+    After try *n* it pauses a random time up to ``backoff * 2 ** (n - 1)`` s, capped at
+    ``max_seconds`` (tenacity's ``wait_random_exponential``, which
+    :class:`~dokploy_provider.dokploy.DokployClient` configures from the same constants).
+    """
+
+    attempts: int = RETRY_ATTEMPTS
+    max_seconds: float = RETRY_MAX_SECONDS
+    backoff: float = RETRY_BACKOFF_SECONDS
+
+    def may_retry(self, attempt: int, elapsed: float) -> bool:
+        """Whether try ``attempt`` (1-based), ``elapsed`` s after the first, may be followed
+        by another."""
+        return attempt < max(1, self.attempts) and elapsed < max(0.0, self.max_seconds)
+
+    def pause(self, attempt: int) -> float:
+        """Seconds to wait after try ``attempt`` failed."""
+        high = min(max(0.0, self.max_seconds), self.backoff * 2 ** (attempt - 1))
+        return random.uniform(0, high) if high > 0 else 0.0
+
+
+def retry_query(
+    send: Callable[[], _R],
+    status_of: Callable[[_R], int],
+    policy: RetryPolicy,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> _R:
+    """``send()`` under ``policy``: the first answer that is not a 5xx, or the last answer.
+
+    ``send`` raises :class:`TransportFailure` when no answer came; that is retried unless the
+    certificate was refused, and re-raised once the policy gives up.
+    """
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            answer = send()
+        except TransportFailure as exc:
+            retry = not is_tls_verify_failure(exc)
+            if not (retry and policy.may_retry(attempt, time.monotonic() - started)):
+                raise
+        else:
+            if status_of(answer) < 500 or not policy.may_retry(attempt, time.monotonic() - started):
+                return answer
+        sleep(policy.pause(attempt))
+
 
 _NAME_RESOLUTION_MARKERS = (
     "name or service not known",

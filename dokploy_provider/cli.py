@@ -8,17 +8,16 @@ stdout is DevPod's protocol channel: of DevPod's verbs only ``status`` (one word
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
+
+from dokploy_provider.verbs import PROG, run_verb
 
 if TYPE_CHECKING:
     import click
 
     from dokploy_provider.machine import MachineService
-
-PROG = "dokploy-provider"
-T = TypeVar("T")
 
 
 def main() -> None:
@@ -39,34 +38,6 @@ def main() -> None:
             return
     app = build_app()
     app(prog_name=PROG)
-
-
-def run_verb(verb: str, action: Callable[[], T]) -> T:
-    """Run ``action``, turning every failure into one clear stderr line and an exit code."""
-    from dokploy_provider import errors, log
-
-    logger = log.get()
-    try:
-        return action()
-    except errors.ProviderError as exc:
-        logger.error("%s %s: %s", PROG, verb, exc)
-        for line in exc.details:
-            logger.error("  | %s", line)
-        raise SystemExit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        logger.error("%s %s: interrupted", PROG, verb)
-        raise SystemExit(errors.EXIT_INTERRUPTED) from None
-    except Exception as exc:  # the last line of defence: no traceback reaches a user
-        logger.debug("unexpected error", exc_info=True)
-        logger.error(
-            "%s %s: unexpected internal error (%s: %s) — rerun with DEVPOD_DEBUG=true and "
-            "report it with the output",
-            PROG,
-            verb,
-            type(exc).__name__,
-            log.redact(str(exc)),
-        )
-        raise SystemExit(errors.EXIT_FAILURE) from None
 
 
 @contextmanager

@@ -1,10 +1,12 @@
 """``dokploy-provider status`` without pydantic, httpx or click (DevPod's most frequent call).
 
 DevPod runs ``status`` before every ``devpod ssh``, every IDE connection and on each poll of
-the desktop app, so its start-up time is felt. This path reads the options with the checks
-of :mod:`dokploy_provider.option_values`, asks Dokploy the two questions status needs
-(``compose.one`` and ``docker.getContainersByAppNameMatch``) with ``http.client``, maps
-failures with :mod:`dokploy_provider.api_errors`, and decides with
+the desktop app, so its start-up time is felt. This path is a transport, not a second client: it reads the
+options with their declared checks and defaults (:mod:`dokploy_provider.option_table`), asks
+Dokploy the two questions status needs (``compose.one`` and
+``docker.getContainersByAppNameMatch``) with ``http.client``, retries and maps failures with
+:mod:`dokploy_provider.api_errors` (:class:`~dokploy_provider.api_errors.RetryPolicy`, the
+error mapping), reads the answers into :mod:`dokploy_provider.status_views`, and decides with
 :func:`dokploy_provider.status.workspace_status`: the same rules, exceptions, messages and exit
 codes as the full path. Whatever it is not sure to answer the same way (an invalid option, a
 proxy in the environment, a redirect, a body of an unexpected shape) it hands to the full path
@@ -17,12 +19,11 @@ import contextlib
 import http.client
 import json
 import os
-import random
 import socket
 import ssl
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -33,130 +34,50 @@ from dokploy_provider.api_errors import (
     RETRY_ATTEMPTS,
     RETRY_BACKOFF_SECONDS,
     RETRY_MAX_SECONDS,
-    FailureKind,
+    RetryPolicy,
+    TransportFailure,
     api_headers,
     describe_transport_failure,
-    is_tls_verify_failure,
+    retry_query,
     status_error,
     token_problem,
     unreachable_error,
 )
 from dokploy_provider.errors import ConfigurationError, ProviderError
+from dokploy_provider.option_table import option_value, options_problem
 from dokploy_provider.option_values import (
-    STATUS_DEFAULTS,
     connect_timeout,
     machine_folder_from_env,
     machine_id_from_env,
-    option_value,
-    options_problem,
     parse_duration,
 )
+from dokploy_provider.status_views import (
+    Compose,
+    Container,
+    Deployment,
+    Fallback,
+    parse_compose,
+    parse_containers,
+)
 from dokploy_provider.urls import ServerURL, parse_server_url
+from dokploy_provider.verbs import run_verb
+
+# The views are part of this module's interface (its tests and callers name them from here).
+__all__ = [
+    "Compose",
+    "Container",
+    "Deployment",
+    "Fallback",
+    "FastClient",
+    "answer",
+    "main",
+    "parse_compose",
+    "parse_containers",
+]
 
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 _http_log = log.get("http")
 _log = log.get("fast_status")
-
-
-class Fallback(Exception):
-    """The fast path cannot answer exactly as the full path would; the full path will."""
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """The deployment fields status reads."""
-
-    deployment_id: str
-    created_at: str | None
-    started_at: str | None
-
-
-@dataclass(frozen=True)
-class Compose:
-    """The ``compose.one`` fields status reads."""
-
-    compose_id: str
-    app_name: str
-    description: str | None
-    compose_status: str
-    deployments: Sequence[Deployment]
-
-
-@dataclass(frozen=True)
-class Container:
-    """The container fields status reads."""
-
-    state: str
-    status: str
-
-
-class _Transport(Exception):
-    """A request got no HTTP response; ``kind`` says what the transport knows."""
-
-    def __init__(self, kind: FailureKind, cause: BaseException) -> None:
-        super().__init__(str(cause))
-        self.kind = kind
-        self.__cause__ = cause
-
-
-def _optional_str(row: Mapping[str, Any], key: str, default: str | None = None) -> str | None:
-    value = row.get(key)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise Fallback(f"{key} is {type(value).__name__}")
-    return value
-
-
-def _required_str(row: Mapping[str, Any], key: str) -> str:
-    value = row.get(key)
-    if not isinstance(value, str):
-        raise Fallback(f"{key} is missing or not a string")
-    return value
-
-
-def parse_compose(data: Any) -> Compose:
-    """A ``compose.one`` body; :class:`Fallback` when it is not the shape we know."""
-    if not isinstance(data, dict):
-        raise Fallback("compose.one did not answer an object")
-    _required_str(data, "name")  # the full model requires it; stay as strict
-    rows = data.get("deployments")
-    if rows is None:
-        rows = []
-    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-        raise Fallback("compose.one deployments is not a list of objects")
-    return Compose(
-        compose_id=_required_str(data, "composeId"),
-        app_name=_required_str(data, "appName"),
-        description=_optional_str(data, "description"),
-        compose_status=_optional_str(data, "composeStatus", "idle") or "idle",
-        deployments=[
-            Deployment(
-                deployment_id=_required_str(row, "deploymentId"),
-                created_at=_optional_str(row, "createdAt"),
-                started_at=_optional_str(row, "startedAt"),
-            )
-            for row in rows
-        ],
-    )
-
-
-def parse_containers(data: Any) -> list[Container]:
-    """A ``docker.getContainersByAppNameMatch`` body (``None`` is ``[]``)."""
-    if data is None:
-        return []
-    if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
-        raise Fallback("the container list is not a list of objects")
-    containers = []
-    for row in data:
-        _required_str(row, "containerId")
-        _required_str(row, "name")
-        containers.append(
-            Container(
-                state=_required_str(row, "state"), status=_optional_str(row, "status", "") or ""
-            )
-        )
-    return containers
 
 
 def _ssl_context() -> ssl.SSLContext:
@@ -171,11 +92,8 @@ def _ssl_context() -> ssl.SSLContext:
 
 
 class FastClient:
-    """Read-only Dokploy client for the two calls of ``status``, on one kept-alive connection.
-
-    Queries are retried like :class:`~dokploy_provider.dokploy.DokployClient` retries them
-    (connection errors, timeouts and 5xx; never a TLS verification failure).
-    """
+    """The ``http.client`` transport for the two calls of ``status``, on one kept-alive
+    connection; retries follow the shared :class:`~dokploy_provider.api_errors.RetryPolicy`."""
 
     def __init__(
         self,
@@ -192,9 +110,7 @@ class FastClient:
         self._headers = api_headers(api_token)
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
-        self._attempts = max(1, attempts)
-        self._max_seconds = max(0.0, max_seconds)
-        self._backoff = backoff
+        self._retry = RetryPolicy(attempts, max_seconds, backoff)
         self._conn: http.client.HTTPConnection | None = None
 
     def __enter__(self) -> FastClient:
@@ -231,26 +147,17 @@ class FastClient:
     def get(self, endpoint: str, params: Mapping[str, str]) -> Any:
         """One query's decoded JSON body (``None`` when empty), or the mapped exception."""
         path = f"{self._url.api_path}/{endpoint}?{urlencode(params)}"
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                status, reason, body = self._send_once(endpoint, path)
-            except _Transport as exc:
-                if is_tls_verify_failure(exc) or not self._may_retry(attempt, started):
-                    cause, hint = describe_transport_failure(
-                        exc, exc.kind, self._connect_timeout, self._read_timeout
-                    )
-                    raise unreachable_error(
-                        self._url, endpoint, cause, hint, sent=exc.kind == "read_timeout"
-                    ) from exc
-                self._pause(attempt)
-                continue
-            if status >= 500 and self._may_retry(attempt, started):
-                self._pause(attempt)
-                continue
-            break
+        try:
+            status, reason, body = retry_query(
+                lambda: self._send_once(endpoint, path), lambda answer: answer[0], self._retry
+            )
+        except TransportFailure as exc:
+            cause, hint = describe_transport_failure(
+                exc, exc.kind, self._connect_timeout, self._read_timeout
+            )
+            raise unreachable_error(
+                self._url, endpoint, cause, hint, sent=exc.kind == "read_timeout"
+            ) from exc
         if 200 <= status < 300:
             if not body.strip():
                 return None
@@ -261,13 +168,6 @@ class FastClient:
         if 300 <= status < 400:
             raise Fallback(f"{endpoint} answered a redirect")
         raise status_error(self._url, endpoint, status, reason, body)
-
-    def _may_retry(self, attempt: int, started: float) -> bool:
-        return attempt < self._attempts and time.monotonic() - started < self._max_seconds
-
-    def _pause(self, attempt: int) -> None:
-        high = min(self._max_seconds, self._backoff * 2 ** (attempt - 1))
-        time.sleep(random.uniform(0, high) if high > 0 else 0)
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is not None:
@@ -284,10 +184,10 @@ class FastClient:
             conn.connect()
         except TimeoutError as exc:
             conn.close()
-            raise _Transport("connect_timeout", exc) from exc
+            raise TransportFailure("connect_timeout", exc) from exc
         except OSError as exc:
             conn.close()
-            raise _Transport("other", exc) from exc
+            raise TransportFailure("other", exc) from exc
         if conn.sock is not None:
             conn.sock.settimeout(self._read_timeout)
             # Small request then small answer: never wait on Nagle or delayed ACKs.
@@ -306,13 +206,13 @@ class FastClient:
             body = response.read()
         except TimeoutError as exc:
             self.close()
-            raise _Transport("read_timeout", exc) from exc
+            raise TransportFailure("read_timeout", exc) from exc
         except (http.client.RemoteDisconnected, http.client.BadStatusLine) as exc:
             self.close()
-            raise _Transport("protocol", exc) from exc
+            raise TransportFailure("protocol", exc) from exc
         except (OSError, http.client.HTTPException) as exc:
             self.close()
-            raise _Transport("io", exc) from exc
+            raise TransportFailure("io", exc) from exc
         if response.will_close:
             self.close()
         _http_log.debug(
@@ -363,7 +263,7 @@ def _inputs(environ: Mapping[str, str]) -> _Inputs | None:
         return None
 
     def seconds(name: str) -> float:
-        return parse_duration(option_value(environ, name, STATUS_DEFAULTS[name]))
+        return parse_duration(option_value(environ, name))
 
     return _Inputs(
         server_url=server_url,
@@ -400,14 +300,12 @@ def answer(inputs: _Inputs) -> str:
 def main(environ: Mapping[str, str] | None = None) -> bool:
     """Answer ``dokploy-provider status``; ``False`` (nothing printed) means "use the full path".
 
-    Errors end the process through :func:`dokploy_provider.cli.run_verb`, exactly as on the
+    Errors end the process through :func:`dokploy_provider.verbs.run_verb`, exactly as on the
     full path.
     """
     inputs = _inputs(os.environ if environ is None else environ)
     if inputs is None:
         return False
-    from dokploy_provider.cli import run_verb
-
     log.setup(0)
     log.register_secret(inputs.token)
     log.register_secret(inputs.token.strip())

@@ -1,15 +1,16 @@
-"""The pure parsers and checks behind every provider option, stdlib only.
+"""The pure parsers and checks behind the provider options, stdlib only.
 
-:mod:`dokploy_provider.options` builds its pydantic settings model on these, and the ``status``
-fast path (:mod:`dokploy_provider.fast_status`) validates the environment with the very same
-functions without importing pydantic, so there is one set of rules.
+:mod:`dokploy_provider.option_table` gives each option its check from here; the pydantic
+settings model (:mod:`dokploy_provider.options`) and the ``status`` fast path
+(:mod:`dokploy_provider.fast_status`, without pydantic) both apply that table, so there is one
+set of rules.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dokploy_provider.errors import ConfigurationError
@@ -95,6 +96,13 @@ class PortRange:
 # Checks: each raises ValueError (or ConfigurationError for the URL) on a bad value. ---------
 
 
+def check_not_empty(value: str) -> str:
+    """A name that must not be empty (``DOKPLOY_PROJECT_NAME``)."""
+    if value == "":
+        raise ValueError("must not be empty")
+    return value
+
+
 def check_server_url(value: str) -> str:
     """``DOKPLOY_SERVER_URL`` must parse (raises :class:`ConfigurationError` otherwise)."""
     parse_server_url(value)
@@ -175,66 +183,6 @@ def check_agent_path(value: str) -> str:
             f"{value!r} is under /tmp, which is wiped on restart (the agent would vanish)"
         )
     return value
-
-
-def _any(value: str) -> str:
-    return value
-
-
-#: Every option of ``provider.yaml``: its check, and whether it must be set. The settings model
-#: validates each field with its entry here; a unit test keeps the names and required flags in step.
-OPTION_CHECKS: Mapping[str, tuple[Callable[[str], str], bool]] = {
-    "DOKPLOY_SERVER_URL": (check_server_url, True),
-    "DOKPLOY_API_TOKEN": (_any, True),
-    "DOKPLOY_PROJECT_NAME": (_any, False),
-    "DOKPLOY_ENVIRONMENT_NAME": (_any, False),
-    "DOKPLOY_SERVER_ID": (_any, False),
-    "DOKPLOY_SSH_HOST": (_any, False),
-    "DOKPLOY_SSH_PORT_RANGE": (check_port_range, False),
-    "DOKPLOY_HTTP_TIMEOUT": (check_positive_duration, False),
-    "DOKPLOY_DEPLOY_TIMEOUT": (check_positive_duration, False),
-    "DOKPLOY_READY_TIMEOUT": (check_positive_duration, False),
-    "WORKSPACE_IMAGE": (check_image, False),
-    "WORKSPACE_CPUS": (check_cpus, False),
-    "WORKSPACE_MEMORY": (check_memory, False),
-    "WORKSPACE_GPU": (normalize_gpu, False),
-    "WORKSPACE_KEEP_VOLUMES": (check_bool, False),
-    "AGENT_PATH": (check_agent_path, False),
-    "INACTIVITY_TIMEOUT": (check_positive_duration, False),
-    "INJECT_GIT_CREDENTIALS": (check_bool, False),
-    "INJECT_DOCKER_CREDENTIALS": (check_bool, False),
-}
-
-#: Defaults of the options ``status`` reads (the settings model declares the same).
-STATUS_DEFAULTS = {
-    "DOKPLOY_HTTP_TIMEOUT": "30s",
-    "DOKPLOY_DEPLOY_TIMEOUT": "15m",
-    "DOKPLOY_READY_TIMEOUT": "2m",
-}
-
-
-def options_problem(environ: Mapping[str, str]) -> str | None:
-    """``None`` when every option in ``environ`` passes its check, else the first problem.
-
-    Empty values count as unset, as in :func:`dokploy_provider.options.load_settings`.
-    """
-    for name, (check, required) in OPTION_CHECKS.items():
-        value = environ.get(name, "")
-        if value.strip() == "":
-            if required:
-                return f"{name} is not set"
-            continue
-        try:
-            check(value)
-        except (ValueError, ConfigurationError) as exc:
-            return f"{name}: {exc}"
-    return None
-
-
-def option_value(environ: Mapping[str, str], name: str, default: str) -> str:
-    """``environ[name]``, or ``default`` when it is unset or blank."""
-    value = environ.get(name, "")
-    return value if value.strip() else default
 
 
 def _machine_variable(name: str, environ: Mapping[str, str] | None) -> str:

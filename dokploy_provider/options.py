@@ -1,23 +1,34 @@
 """Provider options: DevPod's environment variables → one frozen, validated settings object.
 
-Every field's alias is the option's name in ``provider.yaml`` (a test keeps the two in sync).
-DevPod exports an option left empty as ``NAME=``; empty values count as unset, so defaults apply.
-Validation errors become one :class:`ConfigurationError` naming each bad option and its fix.
+Each option is declared once, in :data:`dokploy_provider.option_table.OPTIONS` (name, default,
+check, description); every field here takes its alias (the option's name), default and check
+from there. This is a plain pydantic model, not pydantic-settings: :func:`load_settings` reads
+the mapping it is given (the CLI gives it ``os.environ``) and nothing else. DevPod exports an
+option left empty as ``NAME=``; empty values count as unset, so defaults apply. Validation
+errors become one :class:`ConfigurationError` naming each bad option and its fix.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from dokploy_provider.errors import ConfigurationError
 from dokploy_provider.log import register_secret
+from dokploy_provider.option_table import OPTIONS, default
 from dokploy_provider.option_values import (
     MAX_MACHINE_ID_LENGTH,
-    OPTION_CHECKS,
     PortRange,
     connect_timeout,
     machine_folder_from_env,
@@ -28,8 +39,8 @@ from dokploy_provider.option_values import (
 )
 from dokploy_provider.urls import ServerURL, parse_server_url
 
-DEFAULT_WORKSPACE_IMAGE = "cruizba/ubuntu-dind:noble-27.0.3-r0"
-DEFAULT_AGENT_PATH = "/var/lib/devpod/devpod"
+DEFAULT_WORKSPACE_IMAGE = default("WORKSPACE_IMAGE")
+DEFAULT_AGENT_PATH = default("AGENT_PATH")
 AUTO_SERVER = "auto"
 
 # The pure parsers live in option_values (stdlib only, shared with the status fast path);
@@ -50,60 +61,50 @@ __all__ = [
 ]
 
 
-class Settings(BaseSettings):
-    """Every option in ``provider.yaml``, read from the environment DevPod sets."""
+def _option(name: str) -> Any:
+    """The field for option ``name``: its alias and, unless required, its default."""
+    option = OPTIONS[name]
+    if option.default is None:
+        return Field(alias=name)
+    return Field(option.default, alias=name)
 
-    model_config = SettingsConfigDict(
-        frozen=True,
-        case_sensitive=True,
-        env_ignore_empty=True,
-        extra="ignore",
-        populate_by_name=True,
-    )
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Only what the caller passes: :func:`load_settings` hands over the environment it
-        was given, so a test's mapping is never mixed with the process environment."""
-        return (init_settings,)
+class Settings(BaseModel):
+    """Every option in ``provider.yaml``, validated with the checks of its declaration."""
 
-    server_url_raw: str = Field(alias="DOKPLOY_SERVER_URL")
-    api_token: SecretStr = Field(alias="DOKPLOY_API_TOKEN")
-    project_name: str = Field("devpod-workspaces", alias="DOKPLOY_PROJECT_NAME", min_length=1)
-    environment_name: str = Field("", alias="DOKPLOY_ENVIRONMENT_NAME")
-    server_id: str = Field("", alias="DOKPLOY_SERVER_ID")
-    ssh_host_override: str = Field("", alias="DOKPLOY_SSH_HOST")
-    port_range_raw: str = Field("2222-2250", alias="DOKPLOY_SSH_PORT_RANGE")
-    http_timeout_raw: str = Field("30s", alias="DOKPLOY_HTTP_TIMEOUT")
-    deploy_timeout_raw: str = Field("15m", alias="DOKPLOY_DEPLOY_TIMEOUT")
-    ready_timeout_raw: str = Field("2m", alias="DOKPLOY_READY_TIMEOUT")
-    workspace_image: str = Field(DEFAULT_WORKSPACE_IMAGE, alias="WORKSPACE_IMAGE", min_length=1)
-    workspace_cpus: str = Field("", alias="WORKSPACE_CPUS")
-    workspace_memory: str = Field("", alias="WORKSPACE_MEMORY")
-    workspace_gpu: str = Field("none", alias="WORKSPACE_GPU")
-    keep_volumes_raw: str = Field("false", alias="WORKSPACE_KEEP_VOLUMES")
-    agent_path: str = Field(DEFAULT_AGENT_PATH, alias="AGENT_PATH")
-    inactivity_timeout: str = Field("10m", alias="INACTIVITY_TIMEOUT")
-    inject_git_credentials: str = Field("true", alias="INJECT_GIT_CREDENTIALS")
-    inject_docker_credentials: str = Field("true", alias="INJECT_DOCKER_CREDENTIALS")
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    server_url_raw: str = _option("DOKPLOY_SERVER_URL")
+    api_token: SecretStr = _option("DOKPLOY_API_TOKEN")
+    project_name: str = _option("DOKPLOY_PROJECT_NAME")
+    environment_name: str = _option("DOKPLOY_ENVIRONMENT_NAME")
+    server_id: str = _option("DOKPLOY_SERVER_ID")
+    ssh_host_override: str = _option("DOKPLOY_SSH_HOST")
+    port_range_raw: str = _option("DOKPLOY_SSH_PORT_RANGE")
+    http_timeout_raw: str = _option("DOKPLOY_HTTP_TIMEOUT")
+    deploy_timeout_raw: str = _option("DOKPLOY_DEPLOY_TIMEOUT")
+    ready_timeout_raw: str = _option("DOKPLOY_READY_TIMEOUT")
+    workspace_image: str = _option("WORKSPACE_IMAGE")
+    workspace_cpus: str = _option("WORKSPACE_CPUS")
+    workspace_memory: str = _option("WORKSPACE_MEMORY")
+    workspace_gpu: str = _option("WORKSPACE_GPU")
+    keep_volumes_raw: str = _option("WORKSPACE_KEEP_VOLUMES")
+    agent_path: str = _option("AGENT_PATH")
+    inactivity_timeout: str = _option("INACTIVITY_TIMEOUT")
+    inject_git_credentials: str = _option("INJECT_GIT_CREDENTIALS")
+    inject_docker_credentials: str = _option("INJECT_DOCKER_CREDENTIALS")
 
     @field_validator("*")
     @classmethod
     def _check(cls, value: Any, info: ValidationInfo) -> Any:
-        # The option's rule from OPTION_CHECKS, the same one the status fast path applies.
+        # The option's declared check, the same one the status fast path applies.
         name = str(cls.model_fields[str(info.field_name)].alias)
-        check, _ = OPTION_CHECKS[name]
+        secret = isinstance(value, SecretStr)
         try:
-            return check(value)
+            checked = OPTIONS[name].check(value.get_secret_value() if secret else value)
         except ConfigurationError as exc:  # the URL's message names the option itself
             raise ValueError(str(exc).removeprefix(f"{name} ")) from None
+        return SecretStr(checked) if secret else checked
 
     # Derived, typed views -------------------------------------------------------------
 
@@ -158,8 +159,9 @@ def option_names() -> set[str]:
     return {str(field.alias) for field in Settings.model_fields.values()}
 
 
-def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    """Read and validate every option; raise one ConfigurationError listing all problems."""
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every option from ``environ`` (default :data:`os.environ`) alone;
+    raise one ConfigurationError listing all problems."""
     env = dict(os.environ if environ is None else environ)
     token = env.get("DOKPLOY_API_TOKEN")
     register_secret(token)
@@ -168,8 +170,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         alias: env[alias] for alias in aliases.values() if env.get(alias, "").strip() != ""
     }
     try:
-        # Validate the mapping we were given rather than letting the env source read
-        # os.environ itself: tests pass their own environment, and the CLI passes os.environ.
         return Settings.model_validate(values)
     except ValidationError as exc:
         raise ConfigurationError(_explain(exc, aliases)) from None

@@ -6,8 +6,10 @@ message, hint, details and exit code must match exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,11 +17,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import pytest
+from pydantic.alias_generators import to_camel
 
 from dokploy_emulator.sshd import free_port
 from dokploy_provider import compose as compose_file
-from dokploy_provider import dokploy, fast_status
+from dokploy_provider import dokploy, fast_status, models
+from dokploy_provider.api_errors import RetryPolicy, TransportFailure, retry_query
 from dokploy_provider.dokploy import DokployClient
 from dokploy_provider.errors import (
     AuthenticationFailed,
@@ -32,7 +37,7 @@ from dokploy_provider.errors import (
     ServerUnreachable,
 )
 from dokploy_provider.fast_status import Fallback, FastClient
-from dokploy_provider.option_values import OPTION_CHECKS, STATUS_DEFAULTS, options_problem
+from dokploy_provider.option_table import OPTIONS, options_problem
 from dokploy_provider.options import Settings, load_settings, option_names
 from dokploy_provider.state import MachineFolder, MachineState
 from dokploy_provider.status import Status, parse_time, workspace_status
@@ -271,15 +276,16 @@ def test_unexpected_container_rows_fall_back(server: Server) -> None:
 
 
 def test_every_option_has_a_fast_check() -> None:
-    assert set(OPTION_CHECKS) == option_names()
-    required = {name for name, (_, needed) in OPTION_CHECKS.items() if needed}
+    assert set(OPTIONS) == option_names()
+    required = {name for name, option in OPTIONS.items() if option.required}
     assert required == {str(f.alias) for f in Settings.model_fields.values() if f.is_required()}
 
 
 def test_status_defaults_match_the_settings_model() -> None:
+    # The fast path reads its timeouts' defaults from the same declarations as the model.
     by_alias = {str(f.alias): f.default for f in Settings.model_fields.values()}
-    for name, default in STATUS_DEFAULTS.items():
-        assert by_alias[name] == default
+    for name in ("DOKPLOY_HTTP_TIMEOUT", "DOKPLOY_DEPLOY_TIMEOUT", "DOKPLOY_READY_TIMEOUT"):
+        assert by_alias[name] == OPTIONS[name].default
 
 
 BASE = {"DOKPLOY_SERVER_URL": "http://203.0.113.10:3000", "DOKPLOY_API_TOKEN": "tok-secret-123"}
@@ -449,3 +455,107 @@ def test_workspace_status_asks_nothing_more_while_a_deploy_runs() -> None:
         clock=lambda: 30 + (parse_time("2026-01-01T11:00:00Z") or 0),
     )
     assert status is Status.BUSY
+
+
+def _imported_modules(module: str) -> set[str]:
+    """Every module ``module`` imports, at the top or lazily inside a function."""
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin is not None
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_fast_path_and_cli_share_run_verb_without_an_import_circle() -> None:
+    # cli imports fast_status (to try it first); neither fast_status nor verbs may import cli.
+    assert "dokploy_provider.fast_status" in _imported_modules("dokploy_provider.cli")
+    for module in ("dokploy_provider.fast_status", "dokploy_provider.verbs"):
+        assert not any(name.startswith("dokploy_provider.cli") for name in _imported_modules(module))
+    assert "dokploy_provider.verbs.run_verb" in _imported_modules("dokploy_provider.fast_status")
+    assert "dokploy_provider.verbs.run_verb" in _imported_modules("dokploy_provider.cli")
+
+
+# -- one set of models: the fast path's views read what the pydantic models read ----------------
+
+CONTAINER = {"containerId": "x", "name": "n", "state": "running", "status": "Up 3 hours"}
+DEPLOYMENT = {"deploymentId": "d1", "createdAt": "2026-01-01T10:00:00.000Z", "startedAt": None}
+
+
+def _deployment_view(row: dict[str, Any]) -> object:
+    return fast_status.parse_compose({**COMPOSE, "deployments": [row]}).deployments[0]
+
+
+VIEWS = [
+    (fast_status.Compose, models.Compose, fast_status.parse_compose, COMPOSE),
+    (fast_status.Deployment, models.Deployment, _deployment_view, DEPLOYMENT),
+    (fast_status.Container, models.Container, lambda row: fast_status.parse_containers([row])[0], CONTAINER),
+]
+
+
+def _alias(model: type[pydantic.BaseModel], name: str) -> str:
+    return model.model_fields[name].alias or to_camel(name)
+
+
+@pytest.mark.parametrize(("view", "model", "parse", "body"), VIEWS)
+def test_views_are_the_models_fields_read_the_same_way(
+    view: type, model: type[pydantic.BaseModel], parse: Callable[[Any], Any], body: dict[str, Any]
+) -> None:
+    required = [name for name, f in model.model_fields.items() if f.is_required()]
+    minimal = {_alias(model, name): body[_alias(model, name)] for name in required}
+    for sample in (body, minimal):
+        full, fast = model.model_validate(sample), parse(sample)
+        for item in dataclasses.fields(view):
+            assert item.name in model.model_fields, f"{view.__name__}.{item.name} is not a model field"
+            if item.name != "deployments":
+                assert getattr(fast, item.name) == getattr(full, item.name), item.name
+        if view is fast_status.Compose:
+            assert [d.deployment_id for d in fast.deployments] == [
+                d.deployment_id for d in full.deployments
+            ]
+    for name in required:  # as strict as the model: each required field missing falls back
+        trimmed = {k: v for k, v in body.items() if k != _alias(model, name)}
+        with pytest.raises(pydantic.ValidationError):
+            model.model_validate(trimmed)
+        with pytest.raises(Fallback):
+            parse(trimmed)
+
+
+# -- one retry policy ---------------------------------------------------------------------------
+
+
+def test_retry_policy_bounds_tries_time_and_pauses() -> None:
+    policy = RetryPolicy(attempts=3, max_seconds=10.0, backoff=0.5)
+    assert policy.may_retry(1, 0.0) and policy.may_retry(2, 9.9)
+    assert not policy.may_retry(3, 0.0) and not policy.may_retry(1, 10.0)
+    assert all(0 <= policy.pause(n) <= min(10.0, 0.5 * 2 ** (n - 1)) for n in (1, 2, 3, 8))
+    assert RetryPolicy(attempts=0).may_retry(1, 0.0) is False
+    assert RetryPolicy(backoff=0.0).pause(3) == 0.0
+
+
+def test_retry_query_retries_5xx_and_transport_failures_but_not_a_refused_certificate() -> None:
+    policy = RetryPolicy(attempts=3, backoff=0.0)
+    answers: list[Any] = [TransportFailure("io", OSError("reset")), 502, 200]
+
+    def send() -> int:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return int(answer)
+
+    assert retry_query(send, lambda status: status, policy, sleep=lambda _: None) == 200
+    answers[:] = [503, 503, 503, 200]
+    assert retry_query(send, lambda status: status, policy, sleep=lambda _: None) == 503
+    refused = TransportFailure("other", ssl.SSLCertVerificationError("certificate verify failed"))
+    answers[:] = [refused, 200]
+    with pytest.raises(TransportFailure):
+        retry_query(send, lambda status: status, policy, sleep=lambda _: None)
+    assert answers == [200]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import pydantic
 import pytest
 
 from dokploy_provider.errors import ConfigurationError
+from dokploy_provider.option_table import OPTIONS
 from dokploy_provider.options import (
+    DEFAULT_AGENT_PATH,
+    DEFAULT_WORKSPACE_IMAGE,
     MAX_MACHINE_ID_LENGTH,
     PortRange,
+    Settings,
     load_settings,
     machine_id_from_env,
     parse_duration,
@@ -143,3 +148,32 @@ def test_workspace_image_refuses_what_would_change_the_dockerfile(image: str) ->
         load_settings(
             {"DOKPLOY_SERVER_URL": "https://d.example", "DOKPLOY_API_TOKEN": "tok1", "WORKSPACE_IMAGE": image}
         )
+
+
+def test_every_field_is_an_option_of_the_table_with_its_default() -> None:
+    # One declaration per option: the model's aliases, defaults and required fields all come
+    # from option_table.OPTIONS, as do the DEFAULT_* constants.
+    fields = {str(f.alias): f for f in Settings.model_fields.values()}
+    assert list(fields) == list(OPTIONS)
+    for name, option in OPTIONS.items():
+        assert fields[name].is_required() is option.required, name
+        if not option.required:
+            assert fields[name].default == option.default, name
+    assert OPTIONS["WORKSPACE_IMAGE"].default == DEFAULT_WORKSPACE_IMAGE
+    assert OPTIONS["AGENT_PATH"].default == DEFAULT_AGENT_PATH
+
+
+def test_settings_is_a_plain_model_that_reads_no_environment(monkeypatch) -> None:
+    # Not pydantic-settings: validating a mapping never consults os.environ.
+    monkeypatch.setenv("DOKPLOY_SERVER_URL", "https://exported.example")
+    monkeypatch.setenv("DOKPLOY_API_TOKEN", "exported-token")
+    assert Settings.__mro__[1] is pydantic.BaseModel
+    with pytest.raises(pydantic.ValidationError):
+        Settings.model_validate({})
+    with pytest.raises(pydantic.ValidationError):
+        Settings()
+
+
+def test_blank_project_name_is_refused_by_the_model() -> None:
+    with pytest.raises(pydantic.ValidationError, match="must not be empty"):
+        Settings.model_validate({**BASE, "DOKPLOY_PROJECT_NAME": ""})

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dokploy_provider.option_table import OPTIONS, provider_yaml_sections
 from dokploy_provider.options import option_names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,6 +82,20 @@ def test_declared_options_are_exactly_what_the_code_reads() -> None:
     read = option_names()
     assert declared - read == set(), "declared but never read by the code"
     assert read - declared == set(), "read by the code but not declared in provider.yaml"
+
+
+def test_options_are_what_the_option_table_declares() -> None:
+    # Each option is declared once, in option_table.OPTIONS; this file must say the same.
+    expected = provider_yaml_sections()
+    options: dict[str, Any] = expected["options"]  # type: ignore[assignment]
+    for name in sorted(set(options) | set(PROVIDER["options"])):
+        assert PROVIDER["options"].get(name) == options.get(name), (
+            f"provider.yaml's {name} differs from option_table.OPTIONS; it should read:\n"
+            + yaml.safe_dump({name: options.get(name)}, allow_unicode=True, sort_keys=False)
+        )
+    assert list(PROVIDER["options"]) == list(options), "same options, in the table's order"
+    assert PROVIDER["optionGroups"] == expected["optionGroups"]
+    assert set(OPTIONS) == option_names()
 
 
 def test_option_groups_cover_every_option_once() -> None:
