@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench check-sshd clean dist
+.PHONY: demo test test-fast lint typecheck bench check-sshd clean dist lock
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +31,14 @@ bench: $(STAMP) check-sshd
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/bench_devpod.py
 
-# Release artifacts (one PEX per OS/arch) and the release provider.yaml, in dist/.
+# Release artifacts (one PEX per OS/arch) and the release provider.yaml, in dist/, installed
+# from pex.lock only.
 dist: $(STAMP)
 	$(BIN)/python scripts/dist.py
+
+# Re-resolve pex.lock from pyproject.toml's dependencies (then commit it).
+lock: $(STAMP)
+	$(BIN)/python scripts/dist.py --update-lock
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
