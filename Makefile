@@ -23,6 +23,11 @@ demo: $(STAMP) check-sshd
 test: $(STAMP) check-sshd
 	$(BIN)/pytest -q
 
+# Unit and tunnel tests in seconds, with no network once the virtualenv exists. Without root,
+# tests/tunnel skips: its real sshd runs in a PID namespace and logs sessions in as root.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q tests/unit tests/tunnel
+
 lint: $(STAMP)
 	$(BIN)/ruff check dokploy_provider dokploy_emulator tests scripts
 	$(BIN)/mypy

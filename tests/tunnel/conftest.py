@@ -122,6 +122,9 @@ def _need_sshd() -> None:
         pytest.skip(str(exc))
     if shutil.which("unshare") is None:
         pytest.skip("unshare (util-linux) is needed to run the emulated workspace sshd")
+    if os.geteuid() != 0:
+        # A user namespace is not enough: sshd's privilege separation calls setgroups.
+        pytest.skip("the workspace sshd needs root (own PID namespace, sessions as root)")
 
 
 @pytest.fixture
