@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.ports import start_on_free_port
 
-from dokploy_emulator.sshd import SshdProcess, find_sshd, start_on_free_port
+from dokploy_emulator.sshd import SshdProcess, find_sshd
 from dokploy_provider.keys import MachineKeys, ensure_machine_keys
 from dokploy_provider.state import MachineFolder, MachineState
 

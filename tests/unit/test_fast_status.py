@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.ports import free_port
 
-from dokploy_emulator.sshd import free_port
 from dokploy_provider import compose as compose_file
 from dokploy_provider import dokploy, fast_status
 from dokploy_provider.dokploy import DokployClient
