@@ -6,10 +6,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-fast lint typecheck bench check-sshd clean dist lock
 
-$(STAMP): pyproject.toml
+# The product, then the emulator distribution (emulator/) the tests and demo run: in that
+# order, as replacing a product install from before the split removes its dokploy-emulator.
+$(STAMP): pyproject.toml emulator/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e ./emulator
 	touch $(STAMP)
 
 check-sshd:
@@ -29,7 +32,7 @@ test-fast: $(STAMP)
 	$(BIN)/pytest -q tests/unit tests/tunnel
 
 lint: $(STAMP)
-	$(BIN)/ruff check dokploy_provider dokploy_emulator tests scripts
+	$(BIN)/ruff check dokploy_provider emulator tests scripts
 	$(BIN)/mypy
 
 bench: $(STAMP) check-sshd
@@ -46,4 +49,5 @@ lock: $(STAMP)
 	$(BIN)/python scripts/dist.py --update-lock
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info emulator/build emulator/*.egg-info .pytest_cache \
+	  .mypy_cache .ruff_cache
