@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -104,6 +105,9 @@ def build_wheel(out: Path) -> Path:
     wheels = out / "wheel"
     for old in wheels.glob("*.whl"):
         old.unlink()
+    # setuptools builds in build/lib and keeps what an earlier build left there, files since
+    # moved or deleted included (the emulator, before it became its own distribution).
+    shutil.rmtree(ROOT / "build" / "lib", ignore_errors=True)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), "."],
         check=True,
