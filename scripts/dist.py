@@ -6,7 +6,8 @@ CPython of each OS/arch; Intel macOS gets older wheels than the rest, as newer o
 shipping for it), every artifact pinned with its sha256. A release build resolves nothing,
 and every platform is built from any host. `--update-lock` (`make lock`) re-resolves the lock
 from the package's declared dependencies; a build whose wheel declares other requirements
-than the lock was made from stops and says so.
+than the lock was made from stops and says so. Archive dates come from the commit
+(`SOURCE_DATE_EPOCH`), so one commit builds byte-identical artifacts.
 It starts with `/usr/bin/env python3` and runs from a virtualenv it lays out under
 `~/.cache/pex` on first use (`--venv`), so later verbs start about as fast as from a normal
 install. It needs a CPython 3.10-3.13 on the user's machine; when `python3` is another version,
@@ -22,6 +23,7 @@ without checksums instead (how DevPod is pointed at a local build).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -100,6 +102,22 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def build_env() -> dict[str, str]:
+    """The environment builds run in: ``SOURCE_DATE_EPOCH`` (the commit's time unless set)
+    dates every archive entry, so the same commit builds byte-identical artifacts."""
+    env = dict(os.environ)
+    if "SOURCE_DATE_EPOCH" not in env:
+        with contextlib.suppress(OSError, subprocess.CalledProcessError):
+            env["SOURCE_DATE_EPOCH"] = subprocess.run(
+                ["git", "log", "-1", "--format=%ct"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+    return env
+
+
 def build_wheel(out: Path) -> Path:
     """The project's own wheel (pure Python), so foreign-platform resolves never build it."""
     wheels = out / "wheel"
@@ -112,6 +130,7 @@ def build_wheel(out: Path) -> Path:
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), "."],
         check=True,
         cwd=ROOT,
+        env=build_env(),
     )
     (wheel,) = wheels.glob("dokploy_provider-*.whl")
     return wheel
@@ -173,7 +192,7 @@ def build_pex(target: Target, wheel: Path, out: Path) -> None:
         str(out),
     ]
     print(f"dist: building {out.name}", file=sys.stderr, flush=True)
-    subprocess.run(args, check=True, cwd=ROOT)
+    subprocess.run(args, check=True, cwd=ROOT, env=build_env())
 
 
 def release_repo(explicit: str | None) -> str | None:

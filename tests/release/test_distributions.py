@@ -65,6 +65,13 @@ def test_product_wheel_contains_no_emulator_file(product_wheel: zipfile.ZipFile)
     assert "emulator" not in scripts
 
 
+def test_product_wheel_is_byte_identical_when_rebuilt(
+    product_wheel: zipfile.ZipFile, tmp_path: Path
+) -> None:
+    again = _load_dist().build_wheel(tmp_path)
+    assert Path(str(product_wheel.filename)).read_bytes() == again.read_bytes()
+
+
 def test_emulator_wheel_is_the_emulator_with_its_console_script(
     emulator_wheel: zipfile.ZipFile,
 ) -> None:
