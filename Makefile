@@ -4,12 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench check-sshd clean dist
+.PHONY: demo test test-fast lint typecheck bench check-sshd clean dist lock
 
-$(STAMP): pyproject.toml
+# The product, then the emulator distribution (emulator/) the tests and demo run: in that
+# order, as replacing a product install from before the split removes its dokploy-emulator.
+$(STAMP): pyproject.toml emulator/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e ./emulator
 	touch $(STAMP)
 
 check-sshd:
@@ -23,17 +26,28 @@ demo: $(STAMP) check-sshd
 test: $(STAMP) check-sshd
 	$(BIN)/pytest -q
 
+# Unit and tunnel tests in seconds, with no network once the virtualenv exists. Without root,
+# tests/tunnel skips: its real sshd runs in a PID namespace and logs sessions in as root.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q tests/unit tests/tunnel
+
 lint: $(STAMP)
-	$(BIN)/ruff check dokploy_provider dokploy_emulator tests scripts
+	$(BIN)/ruff check dokploy_provider emulator tests scripts
 	$(BIN)/mypy
 
 bench: $(STAMP) check-sshd
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/bench_devpod.py
 
-# Release artifacts (one PEX per OS/arch) and the release provider.yaml, in dist/.
+# Release artifacts (one PEX per OS/arch) and the release provider.yaml, in dist/, installed
+# from pex.lock only.
 dist: $(STAMP)
 	$(BIN)/python scripts/dist.py
 
+# Re-resolve pex.lock from pyproject.toml's dependencies (then commit it).
+lock: $(STAMP)
+	$(BIN)/python scripts/dist.py --update-lock
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info emulator/build emulator/*.egg-info .pytest_cache \
+	  .mypy_cache .ruff_cache

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from dokploy_emulator.process import EmulatorProcess
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' helpers (support.ports)
 BIN = Path(sys.executable).parent
 PROVIDER = str(BIN / "dokploy-provider")
 RESULTS = ROOT / "bench-results"
@@ -146,7 +147,9 @@ class Clients:
 @contextlib.contextmanager
 def workspace(tmp: Path) -> Iterator[Clients]:
     """A machine folder with real keys and state, and a real sshd it points at."""
-    from dokploy_emulator.sshd import SshdError, start_on_free_port
+    from support.ports import start_on_free_port
+
+    from dokploy_emulator.sshd import SshdError
     from dokploy_provider.keys import ensure_machine_keys
     from dokploy_provider.state import MachineFolder, MachineState
 
@@ -323,7 +326,7 @@ class EmulatorRun:
 
     def env(self, machine_id: str) -> dict[str, str]:
         """Options and ``MACHINE_*`` as DevPod sets them."""
-        from dokploy_emulator.sshd import free_port_block
+        from support.ports import free_port_block
 
         folder = self.home / "machines" / machine_id
         folder.mkdir(parents=True, exist_ok=True)

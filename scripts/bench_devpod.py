@@ -26,9 +26,11 @@ from pathlib import Path
 
 from dokploy_emulator.docker_runtime import docker_available
 from dokploy_emulator.process import launch
-from dokploy_emulator.sshd import free_port_block
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' helpers (support.ports)
+from support.ports import free_port_block  # noqa: E402
+
 RESULTS = ROOT / "bench-results"
 STANDIN_TOOL = ROOT.parent / "shared" / "tools" / "standin-image.sh"
 WORKSPACE_IMAGE = "cruizba/ubuntu-dind:noble-27.0.3-r0"

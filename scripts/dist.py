@@ -1,7 +1,13 @@
 """`make dist`: release artifacts (one PEX per OS/arch) and a release provider.yaml in dist/.
 
 Each PEX holds the provider and its dependencies as wheels for CPython 3.10-3.13 on one
-OS/arch, resolved from PyPI with `pex --platform` (so every platform is built from any host).
+OS/arch, taken from the lock file `pex.lock`: one `pex3 lock` resolve per release platform (each
+CPython of each OS/arch; Intel macOS gets older wheels than the rest, as newer ones stopped
+shipping for it), every artifact pinned with its sha256. A release build resolves nothing,
+and every platform is built from any host. `--update-lock` (`make lock`) re-resolves the lock
+from the package's declared dependencies; a build whose wheel declares other requirements
+than the lock was made from stops and says so. Archive dates come from the commit
+(`SOURCE_DATE_EPOCH`), so one commit builds byte-identical artifacts.
 It starts with `/usr/bin/env python3` and runs from a virtualenv it lays out under
 `~/.cache/pex` on first use (`--venv`), so later verbs start about as fast as from a normal
 install. It needs a CPython 3.10-3.13 on the user's machine; when `python3` is another version,
@@ -17,12 +23,16 @@ without checksums instead (how DevPod is pointed at a local build).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
+import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +40,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BINARY = "DOKPLOY_PROVIDER"
+LOCK = ROOT / "pex.lock"
 #: CPython versions each PEX carries wheels for (full versions: some markers need them).
 PYTHONS = ["3.10.16", "3.11.11", "3.12.9", "3.13.2"]
+#: The pip that resolves the lock (recorded in it, and used again to install from it).
+PIP_VERSION = "26.2.1"
 
 
 @dataclass(frozen=True)
@@ -89,23 +102,83 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def build_env() -> dict[str, str]:
+    """The environment builds run in: ``SOURCE_DATE_EPOCH`` (the commit's time unless set)
+    dates every archive entry, so the same commit builds byte-identical artifacts."""
+    env = dict(os.environ)
+    if "SOURCE_DATE_EPOCH" not in env:
+        with contextlib.suppress(OSError, subprocess.CalledProcessError):
+            env["SOURCE_DATE_EPOCH"] = subprocess.run(
+                ["git", "log", "-1", "--format=%ct"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+    return env
+
+
 def build_wheel(out: Path) -> Path:
     """The project's own wheel (pure Python), so foreign-platform resolves never build it."""
     wheels = out / "wheel"
     for old in wheels.glob("*.whl"):
         old.unlink()
+    # setuptools builds in build/lib and keeps what an earlier build left there, files since
+    # moved or deleted included (the emulator, before it became its own distribution).
+    shutil.rmtree(ROOT / "build" / "lib", ignore_errors=True)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), "."],
         check=True,
         cwd=ROOT,
+        env=build_env(),
     )
     (wheel,) = wheels.glob("dokploy_provider-*.whl")
     return wheel
 
 
+def _pex_tool(name: str) -> str:
+    tool = Path(sys.executable).parent / name
+    return str(tool) if tool.exists() else name
+
+
+def update_lock() -> None:
+    """Re-resolve :data:`LOCK` from the project's declared dependencies: wheels only, one
+    resolve per platform of :data:`TARGETS`."""
+    args = [_pex_tool("pex3"), "lock", "create", "--project", str(ROOT)]
+    for target in TARGETS:
+        for plat in target.pex_platforms():
+            args += ["--platform", plat]
+    args += ["--pip-version", PIP_VERSION, "--no-build", "--indent", "2", "-o", str(LOCK)]
+    print(f"dist: resolving {LOCK.name}", file=sys.stderr, flush=True)
+    subprocess.run(args, check=True, cwd=ROOT)
+
+
+def wheel_requirements(wheel: Path) -> set[str]:
+    """The ``Requires-Dist`` lines of a wheel's metadata, less its extras' (``[dev]``)."""
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = (n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        metadata = archive.read(name).decode("utf-8")
+    return {
+        line.split(":", 1)[1].strip()
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:") and "extra ==" not in line
+    }
+
+
+def check_lock(wheel: Path) -> None:
+    """Stop unless :data:`LOCK` was resolved from exactly the wheel's requirements."""
+    lock = json.loads(LOCK.read_text(encoding="utf-8"))
+    declared, locked = wheel_requirements(wheel), set(lock["requirements"])
+    if declared != locked:
+        raise SystemExit(
+            f"dist: {LOCK.name} is stale (declared only: {sorted(declared - locked)}, locked "
+            f"only: {sorted(locked - declared)}); run `make lock` and commit {LOCK.name}"
+        )
+
+
 def build_pex(target: Target, wheel: Path, out: Path) -> None:
-    pex = Path(sys.executable).parent / "pex"
-    args = [str(pex) if pex.exists() else "pex", str(wheel), "--no-build"]
+    args = [_pex_tool("pex"), "--project", str(wheel), "--lock", str(LOCK), "--no-build"]
+    args += ["--pip-version", PIP_VERSION]
     for plat in target.pex_platforms():
         args += ["--platform", plat]
     args += [
@@ -119,7 +192,7 @@ def build_pex(target: Target, wheel: Path, out: Path) -> None:
         str(out),
     ]
     print(f"dist: building {out.name}", file=sys.stderr, flush=True)
-    subprocess.run(args, check=True, cwd=ROOT)
+    subprocess.run(args, check=True, cwd=ROOT, env=build_env())
 
 
 def release_repo(explicit: str | None) -> str | None:
@@ -168,7 +241,13 @@ def main() -> None:
         "--local", action="store_true", help="absolute local paths without checksums"
     )
     parser.add_argument("--repo", help="GitHub owner/name (default: $GITHUB_REPOSITORY, origin)")
+    parser.add_argument(
+        "--update-lock", action="store_true", help=f"re-resolve {LOCK.name} and exit"
+    )
     args = parser.parse_args()
+    if args.update_lock:
+        update_lock()
+        return
 
     release = version()
     out: Path = args.out.resolve()
@@ -182,6 +261,7 @@ def main() -> None:
             file=sys.stderr,
         )
     wheel = build_wheel(ROOT / "build")
+    check_lock(wheel)
     binaries: list[dict[str, str]] = []
     sums: list[str] = []
     for target in targets:

@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 from docker.conftest import STANDIN_TOOL, docker_engine  # noqa: F401 - re-exported fixture
 from e2e.conftest import start_emulator, stop_emulator
+from support.ports import free_port_block
 
 from dokploy_emulator.process import EmulatorProcess
-from dokploy_emulator.sshd import free_port_block
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI_ENV = "DEVPOD_CLI"

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 from e2e.conftest import DevPod, EmulatorProcess, start_emulator, stop_emulator
+from support.ports import free_port_block
 
 from dokploy_emulator.docker_runtime import docker_available
-from dokploy_emulator.sshd import free_port_block
 from dokploy_provider.options import DEFAULT_WORKSPACE_IMAGE
 
 ROOT = Path(__file__).resolve().parents[2]

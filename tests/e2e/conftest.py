@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.ports import free_port_block
 
 from dokploy_emulator.process import EmulatorProcess, launch
-from dokploy_emulator.sshd import free_port_block
 
 BIN = Path(sys.executable).parent
 PROVIDER = shutil.which("dokploy-provider", path=str(BIN)) or str(BIN / "dokploy-provider")

@@ -109,7 +109,7 @@ def test_a_compose_deleted_during_the_ssh_wait_is_noticed(emulator_latest, devpo
 
 
 def test_a_git_sourced_compose_publishing_the_port_counts(emulator_latest, devpod_factory) -> None:
-    from dokploy_emulator.sshd import free_port
+    from support.ports import free_port
 
     emu = emulator_latest
     port = free_port()

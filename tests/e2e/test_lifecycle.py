@@ -304,8 +304,7 @@ def test_command_imports_only_what_the_tunnel_needs(emulator_latest, devpod_fact
 
 def test_a_colleagues_unquoted_port_counts_as_published(emulator_latest, devpod_factory) -> None:
     import httpx
-
-    from dokploy_emulator.sshd import free_port
+    from support.ports import free_port
 
     port = free_port()
     devpod = devpod_factory(emulator_latest, DOKPLOY_SSH_PORT_RANGE=f"{port}-{port}")

@@ -10,7 +10,7 @@ import json
 import subprocess
 import urllib.request
 
-from dokploy_emulator.sshd import free_port
+from support.ports import free_port
 
 from .conftest import HEAVY, PROVIDER, DevPod, Result, run_with_importtime
 

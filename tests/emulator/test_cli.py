@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
-
-from dokploy_emulator.sshd import free_port
+from support.ports import free_port
 
 from .conftest import API_KEY, Api, SshKey, ssh, wait_for, workspace_file
 

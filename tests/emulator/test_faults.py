@@ -6,9 +6,9 @@ import time
 
 import httpx
 import pytest
+from support.ports import free_port
 
 from dokploy_emulator import Emulator
-from dokploy_emulator.sshd import free_port
 
 from .conftest import Api, SshKey, ssh, wait_for, workspace_file
 

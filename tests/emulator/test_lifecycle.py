@@ -9,8 +9,9 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from support.ports import free_port
+
 from dokploy_emulator import Emulator
-from dokploy_emulator.sshd import free_port
 
 from .conftest import Api, SshKey, ssh, wait_for, workspace_file
 

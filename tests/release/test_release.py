@@ -8,15 +8,19 @@ path, as DevPod does, with the development virtualenv off PATH.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
+import json
 import os
 import platform
 import re
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 import yaml
@@ -151,3 +155,57 @@ def test_release_version_matches_the_package() -> None:
     from dokploy_provider import __version__
 
     assert _load_dist().version() == __version__
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _platform_tags(dist: ModuleType, target: Any) -> set[tuple[str, str, str]]:
+    """The lock's ``platform_tag`` of each resolve serving ``target`` (one per CPython)."""
+    tags = set()
+    for full in dist.PYTHONS:
+        abi = "cp" + "".join(full.split(".")[:2])
+        tags.add((abi, abi, target.wheel_platform))
+    return tags
+
+
+def test_lock_is_resolved_from_the_declared_requirements_for_every_platform() -> None:
+    dist = _load_dist()
+    lock = json.loads((ROOT / "pex.lock").read_text())
+    declared = {
+        r for r in importlib.metadata.requires("dokploy-provider") or [] if "extra ==" not in r
+    }
+    assert set(lock["requirements"]) == declared, "pex.lock is stale: run `make lock`"
+    assert lock["pip_version"] == dist.PIP_VERSION
+    assert not lock["allow_builds"]
+    resolved = [tuple(resolve["platform_tag"]) for resolve in lock["locked_resolves"]]
+    expected = set().union(*(_platform_tags(dist, t) for t in dist.TARGETS))
+    assert len(resolved) == len(expected) and set(resolved) == expected
+    for resolve in lock["locked_resolves"]:
+        for requirement in resolve["locked_requirements"]:
+            for artifact in requirement["artifacts"]:
+                assert artifact["url"].startswith("https://"), artifact
+                assert artifact["algorithm"] == "sha256" and len(artifact["hash"]) == 64
+
+
+def test_artifact_carries_exactly_the_locked_distributions(local_release: Path) -> None:
+    dist = _load_dist()
+    tags = _platform_tags(dist, dist.host_target())
+    lock = json.loads((ROOT / "pex.lock").read_text())
+    locked = {
+        (_canonical(r["project_name"]), r["version"])
+        for resolve in lock["locked_resolves"]
+        if tuple(resolve["platform_tag"]) in tags
+        for r in resolve["locked_requirements"]
+    }
+    (pex,) = local_release.glob("*.pex")
+    with zipfile.ZipFile(pex) as archive:
+        info = json.loads(archive.read("PEX-INFO"))
+    carried = set()
+    for wheel in info["distributions"]:
+        name, wheel_version = wheel.split("-")[:2]
+        carried.add((_canonical(name), wheel_version))
+    from dokploy_provider import __version__
+
+    assert carried == locked | {("dokploy-provider", __version__)}

@@ -18,8 +18,8 @@ from e2e.conftest import (
     start_emulator,
     stop_emulator,
 )
+from support.ports import free_port
 
-from dokploy_emulator.sshd import free_port
 from dokploy_provider.keys import generate_keypair
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import paramiko
 import pytest
+from support.ports import start_on_free_port
 
-from dokploy_emulator.sshd import SshdProcess, find_sshd, start_on_free_port
+from dokploy_emulator.sshd import SshdProcess, find_sshd
 from dokploy_provider import paramiko_fast, pump, ssh
 from dokploy_provider.keys import MachineKeys, ensure_machine_keys
 from dokploy_provider.state import MachineFolder, MachineState
@@ -137,6 +138,9 @@ def _need_sshd() -> None:
         pytest.skip(str(exc))
     if shutil.which("unshare") is None:
         pytest.skip("unshare (util-linux) is needed to run the emulated workspace sshd")
+    if os.geteuid() != 0:
+        # A user namespace is not enough: sshd's privilege separation calls setgroups.
+        pytest.skip("the workspace sshd needs root (own PID namespace, sessions as root)")
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
+from support.ports import free_port
 
-from dokploy_emulator.sshd import SshdProcess, SshdSpec, free_port
+from dokploy_emulator.sshd import SshdProcess, SshdSpec
 from dokploy_provider import ssh
 from dokploy_provider.errors import HostKeyMismatch, ReadyTimeout, SSHAuthRefused, StateError
 from dokploy_provider.keys import generate_keypair

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from support.ports import free_port
 
-from dokploy_emulator.sshd import free_port
 from dokploy_provider import dokploy, log
 from dokploy_provider.dokploy import DokployClient
 from dokploy_provider.errors import (

@@ -20,8 +20,8 @@ from typing import Any
 import pydantic
 import pytest
 from pydantic.alias_generators import to_camel
+from support.ports import free_port
 
-from dokploy_emulator.sshd import free_port
 from dokploy_provider import compose as compose_file
 from dokploy_provider import dokploy, fast_status, models
 from dokploy_provider.api_errors import RetryPolicy, TransportFailure, retry_query

@@ -1,0 +1,1 @@
+"""Helpers the test suites (and ``make bench``) share; not part of any distribution."""
