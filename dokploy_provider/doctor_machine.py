@@ -200,21 +200,21 @@ class MachineChecks:
         return ", ".join(f"{c.name} {c.status or c.state}" for c in running)
 
     def _check_ssh(self) -> str:
-        from dokploy_provider import ssh
+        from dokploy_provider import ssh_ready as ready
 
         state = self._state()
         logger.info("Trying an SSH login to %s…", state.target)
-        result = ssh.probe(state, self._folder().client_key_path, self.ssh_timeout)
+        result = ready.probe(state, self._folder().client_key_path, self.ssh_timeout)
         if result.ok:
             return f"{result.detail}; host key {state.host_key_fingerprint or 'pinned'}"
         fixes = {
-            ssh.PORT_CLOSED: f"open port {state.ssh_port} on {state.ssh_host} in the firewall, "
+            ready.PORT_CLOSED: f"open port {state.ssh_port} on {state.ssh_host} in the firewall, "
             "or set DOKPLOY_SSH_HOST to an address that reaches the Docker host",
-            ssh.NO_BANNER: f"something other than the workspace's sshd holds port "
+            ready.NO_BANNER: f"something other than the workspace's sshd holds port "
             f"{state.ssh_port}; check DOKPLOY_SSH_HOST and the server's firewall/NAT",
-            ssh.HOST_KEY_MISMATCH: "another workspace answers on that port; recreate this one: "
+            ready.HOST_KEY_MISMATCH: "another workspace answers on that port; recreate this one: "
             "`devpod machine delete --force <machine>` then `devpod up`",
-            ssh.AUTH_REFUSED: "the workspace does not hold this machine's key; `devpod up` "
+            ready.AUTH_REFUSED: "the workspace does not hold this machine's key; `devpod up` "
             "redeploys it with the key",
         }
         raise CheckFailed(result.detail, fixes.get(result.kind))
