@@ -181,13 +181,8 @@ def build_app() -> click.Group:
     def doctor(machine_folder: str | None, env_file: str | None, as_json: bool) -> None:
         """Check everything from the options to an SSH login; one line per check, with fixes."""
         from dokploy_provider import output
-        from dokploy_provider.doctor import (
-            COLUMNS,
-            CheckResult,
-            failed,
-            iter_rows,
-            run_from_environment,
-        )
+        from dokploy_provider.doctor import run_from_environment
+        from dokploy_provider.doctor_report import COLUMNS, CheckResult, failed, iter_rows
 
         def action() -> list[CheckResult]:
             _use_stored_options()

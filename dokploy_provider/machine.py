@@ -40,7 +40,7 @@ from dokploy_provider.models import (
 from dokploy_provider.options import Settings
 from dokploy_provider.ports import choose_port, compose_variables, published_ports
 from dokploy_provider.server_required import require_server
-from dokploy_provider.ssh import wait_until_ready
+from dokploy_provider.ssh_ready import wait_until_ready
 from dokploy_provider.state import (
     MachineFolder,
     MachineState,

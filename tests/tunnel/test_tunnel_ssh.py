@@ -11,7 +11,7 @@ import pytest
 from support.ports import free_port
 
 from dokploy_emulator.sshd import SshdProcess, SshdSpec
-from dokploy_provider import ssh
+from dokploy_provider import ssh, ssh_ready
 from dokploy_provider.errors import HostKeyMismatch, ReadyTimeout, SSHAuthRefused, StateError
 from dokploy_provider.keys import generate_keypair
 from dokploy_provider.state import MachineState, write_private_file
@@ -33,14 +33,14 @@ def test_connect_ok_uses_gcm_and_runs_a_command(workspace: Workspace) -> None:
 
 
 def test_probe_ok(workspace: Workspace) -> None:
-    result = ssh.probe(workspace.state, workspace.folder.client_key_path, 5)
-    assert result.kind == ssh.OK and result.ok
+    result = ssh_ready.probe(workspace.state, workspace.folder.client_key_path, 5)
+    assert result.kind == ssh_ready.OK and result.ok
 
 
 def test_probe_port_closed(workspace: Workspace) -> None:
     state = workspace.state.replace(ssh_port=free_port())
-    result = ssh.probe(state, workspace.folder.client_key_path, 2)
-    assert result.kind == ssh.PORT_CLOSED
+    result = ssh_ready.probe(state, workspace.folder.client_key_path, 2)
+    assert result.kind == ssh_ready.PORT_CLOSED
     assert "refused" in result.detail and state.target in result.detail
 
 
@@ -51,9 +51,9 @@ def test_probe_no_banner(workspace: Workspace) -> None:
         port = listener.getsockname()[1]
         state = workspace.state.replace(ssh_port=port)
         started = time.monotonic()
-        result = ssh.probe(state, workspace.folder.client_key_path, 0.5)
+        result = ssh_ready.probe(state, workspace.folder.client_key_path, 0.5)
         assert time.monotonic() - started < 5
-    assert result.kind == ssh.NO_BANNER
+    assert result.kind == ssh_ready.NO_BANNER
     assert "banner" in result.detail
 
 
@@ -62,8 +62,8 @@ def test_probe_and_connect_wrong_host_key(workspace: Workspace) -> None:
     state = workspace.state.replace(
         host_key_public=other.public_line, host_key_fingerprint=other.fingerprint
     )
-    result = ssh.probe(state, workspace.folder.client_key_path, 5)
-    assert result.kind == ssh.HOST_KEY_MISMATCH
+    result = ssh_ready.probe(state, workspace.folder.client_key_path, 5)
+    assert result.kind == ssh_ready.HOST_KEY_MISMATCH
     with pytest.raises(HostKeyMismatch) as info:
         ssh.connect(state, workspace.folder.client_key_path, timeout=5)
     err = info.value
@@ -76,8 +76,8 @@ def test_probe_and_connect_wrong_host_key(workspace: Workspace) -> None:
 def test_probe_and_connect_auth_refused(workspace: Workspace, tmp_path: Path) -> None:
     wrong = tmp_path / "wrong_key"
     write_private_file(wrong, generate_keypair().private_openssh)
-    result = ssh.probe(workspace.state, wrong, 5)
-    assert result.kind == ssh.AUTH_REFUSED
+    result = ssh_ready.probe(workspace.state, wrong, 5)
+    assert result.kind == ssh_ready.AUTH_REFUSED
     with pytest.raises(SSHAuthRefused) as info:
         ssh.connect(workspace.state, wrong, timeout=5)
     assert info.value.target == workspace.state.target
@@ -89,7 +89,7 @@ def test_wait_until_ready_times_out_with_precise_message(workspace: Workspace) -
     progress: list[tuple[float, str]] = []
     started = time.monotonic()
     with pytest.raises(ReadyTimeout) as info:
-        ssh.wait_until_ready(
+        ssh_ready.wait_until_ready(
             state,
             workspace.folder.client_key_path,
             timeout=1.5,
@@ -101,7 +101,7 @@ def test_wait_until_ready_times_out_with_precise_message(workspace: Workspace) -
     message = str(info.value)
     assert state.target in message
     assert "never accepted" in message and "refused" in message
-    assert progress and all(kind == ssh.PORT_CLOSED for _, kind in progress)
+    assert progress and all(kind == ssh_ready.PORT_CLOSED for _, kind in progress)
     assert len(progress) <= 4  # throttled
 
 
@@ -111,7 +111,7 @@ def test_wait_until_ready_reports_host_key_mismatch(workspace: Workspace) -> Non
         host_key_public=other.public_line, host_key_fingerprint=other.fingerprint
     )
     with pytest.raises(ReadyTimeout, match="host key other than the pinned one"):
-        ssh.wait_until_ready(state, workspace.folder.client_key_path, timeout=1.0)
+        ssh_ready.wait_until_ready(state, workspace.folder.client_key_path, timeout=1.0)
 
 
 def test_wait_until_ready_succeeds_once_sshd_starts(tmp_path: Path) -> None:
@@ -136,7 +136,7 @@ def test_wait_until_ready_succeeds_once_sshd_starts(tmp_path: Path) -> None:
     timer.start()
     try:
         started = time.monotonic()
-        ssh.wait_until_ready(state, folder.client_key_path, timeout=15)
+        ssh_ready.wait_until_ready(state, folder.client_key_path, timeout=15)
         assert time.monotonic() - started < 10
     finally:
         timer.join()

@@ -6,15 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dokploy_provider.doctor import (
-    CheckFailed,
-    CheckResult,
-    Doctor,
-    Outcome,
-    _Check,
-    failed,
-    read_env_file,
-)
+from dokploy_provider.doctor import Doctor, read_env_file
+from dokploy_provider.doctor_report import CheckFailed, CheckResult, Outcome, _Check, failed
 from dokploy_provider.errors import ConfigurationError
 
 
