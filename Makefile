@@ -33,6 +33,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check dokploy_provider emulator tests scripts
+	$(BIN)/ruff format --check dokploy_provider emulator tests scripts
 	$(BIN)/mypy
 
 bench: $(STAMP) check-sshd

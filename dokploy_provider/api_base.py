@@ -25,7 +25,6 @@ _log = log.get("dokploy")
 _M = TypeVar("_M", bound=BaseModel)
 
 
-
 def _describe_validation(exc: ValidationError) -> str:
     first = exc.errors(include_url=False, include_input=False)[0]
     where = ".".join(str(part) for part in first["loc"]) or "body"

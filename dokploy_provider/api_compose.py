@@ -15,7 +15,6 @@ from dokploy_provider.models import Compose, Container, Deployment
 class ComposeEndpoints(ApiBase):
     """Composes, their deployments and containers, one typed method per endpoint."""
 
-
     def create_compose(
         self,
         *,

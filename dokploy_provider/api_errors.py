@@ -327,8 +327,10 @@ def status_error(
             access_hint = NEEDS_SERVER_HINT
         else:
             # Dokploy's message names what is refused ("... access this server/compose")
-            what = next((w for w in ("server", "compose", "project", "environment")
-                         if w in said.lower()), "project or server")
+            what = next(
+                (w for w in ("server", "compose", "project", "environment") if w in said.lower()),
+                "project or server",
+            )
             access_hint = (
                 f"the API key's user lacks access to this {what}; use a key of an owner "
                 f"or admin, or grant the user access to the {what} in Dokploy"

@@ -13,7 +13,6 @@ from dokploy_provider.models import CreatedProject, Environment, Project
 class ProjectEndpoints(ApiBase):
     """Projects and their environments, one typed method per endpoint."""
 
-
     def list_projects(self) -> list[Project]:
         """All projects the key's user can see (``project.all``), newest first.
 

@@ -236,7 +236,7 @@ def _run() -> NoReturn:
         f"connecting to {state.target}"
     )
     try:
-        conn = ssh.connect(state, folder.client_key_path, timeout=CONNECT_TIMEOUT)
+        conn = ssh.connect(ssh.SSHTarget.of(state), folder.client_key_path, timeout=CONNECT_TIMEOUT)
     except SSHError as exc:
         _ssh_failure(f"connecting to {state.target}", state, exc)
     except ProviderError as exc:

@@ -310,6 +310,26 @@ class _BlockDumper(yaml.SafeDumper):
     """Writes multi-line strings (the Dockerfile, the boot script) as readable ``|`` blocks."""
 
 
+def plan_text(settings: Settings, machine_id: str, ssh_port: int) -> str:
+    """What ``plan`` prints: the compose file a create would send and its boot script,
+    with the keys a create makes shown as placeholders."""
+    text = render(
+        settings,
+        WorkspaceSpec(
+            machine_id=machine_id,
+            ssh_port=ssh_port,
+            authorized_key="ssh-ed25519 <the machine's client key, made by create>",
+            host_key_b64=MASKED,
+        ),
+    )
+    return (
+        "# docker-compose.yml sent to Dokploy\n"
+        + text
+        + "\n# boot script (the service's entrypoint)\n"
+        + boot_script()
+    )
+
+
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
     style = "|" if "\n" in data else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)

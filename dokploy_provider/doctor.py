@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 logger = log.get("doctor")
 
 
-
 ClientFactory = Callable[["Settings"], "DokployClient"]
 
 
@@ -167,7 +166,9 @@ class Doctor(MachineChecks):
         warning = plain_http_warning(url)
         if warning:
             log.get("doctor").warning("%s", warning)
-            return f"{url.base_url} (API at {url.api_base}); warning: plain HTTP to a public address"
+            return (
+                f"{url.base_url} (API at {url.api_base}); warning: plain HTTP to a public address"
+            )
         return f"{url.base_url} (API at {url.api_base})"
 
     def _check_options(self) -> str:
@@ -234,14 +235,14 @@ class Doctor(MachineChecks):
     def _check_project(self) -> str:
         settings = self._settings()
         service = self._service()
-        project = service.find_project()
+        project = service.placer.find_project()
         self.found.project = project
         if project is None:
             return f"project {settings.project_name!r} will be created on first use"
         text = f"project {project.name!r} ({project.project_id})"
         if not self._version().has_environments:
             return text + " exists"
-        environment = service.find_environment(project)
+        environment = service.placer.find_environment(project)
         if environment is not None:
             return f"{text}, environment {environment.name!r}"
         if settings.environment_name:
@@ -258,7 +259,7 @@ class Doctor(MachineChecks):
 
             require_server(self._client(), settings.server_id)  # Cloud / remote servers only
             return "DOKPLOY_SERVER_ID empty: workspaces deploy on the Dokploy host itself"
-        server = self._service().resolve_server(
+        server = self._service().placer.resolve_server(
             self.found.project, choose_auto=settings.auto_server
         )
         assert server is not None  # a non-empty DOKPLOY_SERVER_ID resolves or raises
@@ -271,7 +272,6 @@ class Doctor(MachineChecks):
             )
         how = "auto picks" if settings.auto_server else "DOKPLOY_SERVER_ID is"
         return f"{how} {server.name} ({server.server_id}, {server.ip_address or 'no IP'})"
-
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -292,7 +292,6 @@ def read_env_file(path: Path) -> dict[str, str]:
             value = value[1:-1]
         values[name.strip()] = value
     return values
-
 
 
 def run_from_environment(

@@ -11,7 +11,7 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dokploy_provider import log
+from dokploy_provider import log, port_claim
 from dokploy_provider.doctor_report import PORTS_SHOWN, SET_OPTION, CheckFailed
 from dokploy_provider.errors import NotFound
 
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from dokploy_provider.state import MachineFolder, MachineState
 
 logger = log.get("doctor")
-
 
 
 class MachineChecks:
@@ -46,7 +45,7 @@ class MachineChecks:
         if not version.remote_deploy_fails_on_login_stderr:
             return f"Dokploy {version} does not read compose files back over SSH"
         on_server = [
-            c for c in self._service().all_composes() if c.server_id == server.server_id
+            c for c in port_claim.all_composes(self._client()) if c.server_id == server.server_id
         ]
         failed = login_shell.composes_failed_by_it(self._client(), on_server)
         if failed:
@@ -56,8 +55,10 @@ class MachineChecks:
                 f"({names}): " + login_shell.explanation(server.server_id, version),
                 login_shell.FIX,
             )
-        logs = "no deploy there failed that way" if version.has_read_logs else (
-            "this version cannot show deploy logs, so past failures were not checked"
+        logs = (
+            "no deploy there failed that way"
+            if version.has_read_logs
+            else ("this version cannot show deploy logs, so past failures were not checked")
         )
         return (
             f"Dokploy {version} fails every deploy on {server.name} if root's login shell "
@@ -67,7 +68,7 @@ class MachineChecks:
     def _check_ssh_host(self) -> str:
         settings = self._settings()
         server = self.found.server
-        host = self._service().ssh_host(server)
+        host = self._service().placer.ssh_host(server)
         self.found.ssh_host = host
         if settings.ssh_host_override:
             source = "DOKPLOY_SSH_HOST"
@@ -96,7 +97,7 @@ class MachineChecks:
         logger.info("Reading the ports every compose on %s publishes…", where)
         taken = {
             port: [_label(compose) for compose in composes]
-            for port, composes in self._service().ports_on_server(server_id).items()
+            for port, composes in port_claim.ports_on_server(self._client(), server_id).items()
             if port in port_range
         }
         free = len(port_range) - len(taken)

@@ -78,8 +78,6 @@ class _Check:
     default_fix: str | None = None
 
 
-
-
 def failed(results: list[CheckResult]) -> list[CheckResult]:
     """The results that failed."""
     return [r for r in results if r.outcome is Outcome.FAIL]

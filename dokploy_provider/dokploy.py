@@ -98,8 +98,6 @@ def _retryable_post(exc: BaseException) -> bool:
     return False
 
 
-
-
 class DokployClient(ProjectEndpoints, ComposeEndpoints):
     """Client for one Dokploy server, authenticated with one API key.
 

@@ -216,7 +216,10 @@ class FastClient:
         if response.will_close:
             self.close()
         _http_log.debug(
-            "GET %s -> %d in %.0f ms", endpoint, response.status, 1000 * (time.monotonic() - started)
+            "GET %s -> %d in %.0f ms",
+            endpoint,
+            response.status,
+            1000 * (time.monotonic() - started),
         )
         return response.status, response.reason, body
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from dokploy_provider import log, port_claim
 from dokploy_provider.errors import ProviderError, StateError
 from dokploy_provider.machine import MachineService
 from dokploy_provider.marker import Marker, parse_marker
@@ -28,6 +29,7 @@ from dokploy_provider.state import (
 )
 
 LOCAL_SERVER = "dokploy host"
+logger = log.get("inventory")
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ def find_workspaces(
     machines = machines or machines_dir()
     owner = owner or installation_owner(machines)
     found: list[Workspace] = []
-    for compose in service.all_composes():
+    for compose in port_claim.all_composes(service.client):
         marker = parse_marker(compose.description)
         if marker is None:
             continue
@@ -109,9 +111,9 @@ def rows(
         if ws.local_state and ws.local_state.ssh_host:
             host = ws.local_state.ssh_host
         elif compose.server_id in servers:
-            host = service.ssh_host(servers[compose.server_id])
+            host = service.placer.ssh_host(servers[compose.server_id])
         else:
-            default_host = default_host or service.ssh_host(None)
+            default_host = default_host or service.placer.ssh_host(None)
             host = default_host
         ports = sorted(published_ports(compose.compose_file))
         server = servers.get(compose.server_id)
@@ -130,6 +132,28 @@ def rows(
             }
         )
     return result
+
+
+def cleanup_orphans(service: MachineService, *, remove: bool) -> list[dict[str, Any]]:
+    """``cleanup``: the orphans of this installation as table rows; with ``remove``, delete
+    each (volumes too unless WORKSPACE_KEEP_VOLUMES) and mark its row ``removed``."""
+    orphans = [w for w in find_workspaces(service) if w.orphan]
+    table = rows(service, orphans)
+    if not orphans:
+        logger.info("No orphaned workspaces: nothing to clean up")
+    elif not remove:
+        logger.info(
+            "%d orphaned workspace(s) listed; run `dokploy-provider cleanup --yes` to remove them",
+            len(orphans),
+        )
+    else:
+        for workspace, row in zip(orphans, table, strict=True):
+            logger.info("Removing %s", workspace.compose.app_name)
+            service.client.delete_compose(
+                workspace.compose.compose_id, delete_volumes=not service.settings.keep_volumes
+            )
+            row["removed"] = True
+    return table
 
 
 def _size(text: str) -> str:

@@ -147,7 +147,8 @@ def direct_output_supported(transport: paramiko.Transport) -> bool:
     return (
         isinstance(table, dict)
         and table.get(MSG_CHANNEL_DATA) is getattr(paramiko.Channel, "_feed", None)
-        and table.get(MSG_CHANNEL_EXTENDED_DATA) is getattr(paramiko.Channel, "_feed_extended", None)
+        and table.get(MSG_CHANNEL_EXTENDED_DATA)
+        is getattr(paramiko.Channel, "_feed_extended", None)
         and callable(getattr(paramiko.Channel, "_check_add_window", None))
         and callable(getattr(transport, "_send_user_message", None))
         and isinstance(getattr(transport, "clear_to_send", None), threading.Event)

@@ -27,7 +27,9 @@ _VARIABLE = re.compile(
 )
 
 
-def published_ports(compose_text: str | None, variables: Mapping[str, str] | None = None) -> set[int]:
+def published_ports(
+    compose_text: str | None, variables: Mapping[str, str] | None = None
+) -> set[int]:
     """Host ports a compose file publishes (any container port), read as Compose reads it:
     YAML 1.2, every short and long port form, ``${VAR:-default}`` interpolated (from
     ``variables``, the compose's env, when known). Tolerant of odd files."""

@@ -206,11 +206,11 @@ def _tcp_connect(host: str, port: int, timeout: float, target: str) -> socket.so
     return sock
 
 
-def _pinned_blob(state: MachineState) -> bytes | None:
-    if not state.host_key_public:
+def _pinned_blob(host_key_public: str | None) -> bytes | None:
+    if not host_key_public:
         return None
     try:
-        return public_key_blob(state.host_key_public)
+        return public_key_blob(host_key_public)
     except ValueError as exc:
         raise StateError(
             f"the pinned host key in the machine state is malformed ({exc})",
@@ -218,19 +218,15 @@ def _pinned_blob(state: MachineState) -> bytes | None:
         ) from exc
 
 
-def _check_host_key(
-    transport: paramiko.Transport, state: MachineState, pinned_blob: bytes | None
-) -> None:
-    target = state.target
+def _check_host_key(transport: paramiko.Transport, pinned: SSHTarget) -> None:
+    target = pinned.address
     key = transport.get_remote_server_key()
     blob = key.asbytes()
     got = fingerprint_of_blob(blob)
-    expected = state.host_key_fingerprint or (
-        fingerprint_of_blob(pinned_blob) if pinned_blob is not None else ""
-    )
+    expected = pinned.host_key_fingerprint
     matches = key.get_name() == KEY_TYPE and got == expected
-    if pinned_blob is not None:
-        matches = matches and blob == pinned_blob
+    if pinned.host_key_blob is not None:
+        matches = matches and blob == pinned.host_key_blob
     if not matches:
         raise HostKeyMismatch(
             f"the workspace at {target} presented host key {key.get_name()} {got}, "
@@ -243,25 +239,51 @@ def _check_host_key(
         )
 
 
-def connect(state: MachineState, client_key_path: str | Path, *, timeout: float) -> Connection:
+@dataclass(frozen=True)
+class SSHTarget:
+    """All :func:`connect` needs: where, as whom, and the one host key to accept."""
+
+    host: str
+    port: int
+    user: str
+    #: ``SHA256:...`` of the pinned ed25519 host key.
+    host_key_fingerprint: str
+    #: The pinned public key itself, when the state holds it (compared byte for byte).
+    host_key_blob: bytes | None
+
+    @classmethod
+    def of(cls, state: MachineState) -> SSHTarget:
+        """The target a machine state records; ``StateError`` (before any network) when the
+        state has no SSH address yet or no usable pinned host key."""
+        if not state.ssh_host or not state.ssh_port:
+            raise StateError(
+                "the machine state has no SSH address yet (create did not finish)",
+                hint="run `devpod up` (or the provider's create) again",
+            )
+        if not state.host_key_public and not state.host_key_fingerprint:
+            raise StateError(
+                "the machine state has no pinned workspace host key",
+                hint="recreate the machine with `devpod machine delete --force` and `devpod up`",
+            )
+        blob = _pinned_blob(state.host_key_public)
+        fingerprint = state.host_key_fingerprint or (
+            fingerprint_of_blob(blob) if blob is not None else ""
+        )
+        return cls(state.ssh_host, state.ssh_port, state.ssh_user, fingerprint, blob)
+
+    @property
+    def address(self) -> str:
+        """``user@host:port``, for messages."""
+        return f"{self.user}@{self.host}:{self.port}"
+
+
+def connect(target: SSHTarget, client_key_path: str | Path, *, timeout: float) -> Connection:
     """Connect, verify the pinned host key and log in with the machine's client key.
 
     ``timeout`` bounds each phase (TCP connect, banner + key exchange, authentication).
     Raises :class:`SSHPortClosed`/:class:`SSHNoBanner` (both ``SSHConnectFailed``),
     ``HostKeyMismatch``, ``SSHAuthRefused`` or ``StateError``.
     """
-    target = state.target
-    if not state.ssh_host or not state.ssh_port:
-        raise StateError(
-            "the machine state has no SSH address yet (create did not finish)",
-            hint="run `devpod up` (or the provider's create) again",
-        )
-    if not state.host_key_public and not state.host_key_fingerprint:
-        raise StateError(
-            "the machine state has no pinned workspace host key",
-            hint="recreate the machine with `devpod machine delete --force` and `devpod up`",
-        )
-    pinned_blob = _pinned_blob(state)  # a malformed pin fails here, before any network
     try:
         client_key = paramiko.Ed25519Key.from_private_key_file(str(client_key_path))
     except (OSError, paramiko.SSHException, ValueError) as exc:
@@ -271,15 +293,15 @@ def connect(state: MachineState, client_key_path: str | Path, *, timeout: float)
         ) from exc
 
     started = time.monotonic()
-    sock = _tcp_connect(state.ssh_host, state.ssh_port, timeout, target)
+    sock = _tcp_connect(target.host, target.port, timeout, target.address)
     transport = paramiko.Transport(
         _BufferedSocket(sock),  # type: ignore[arg-type]
         default_window_size=WINDOW_SIZE,
         default_max_packet_size=MAX_PACKET_SIZE,
     )
     try:
-        _negotiate(transport, state, pinned_blob, timeout)
-        _authenticate(transport, state, client_key, timeout)
+        _negotiate(transport, target, timeout)
+        _authenticate(transport, target, client_key, timeout)
     except BaseException:
         with contextlib.suppress(Exception):
             transport.close()
@@ -287,13 +309,11 @@ def connect(state: MachineState, client_key_path: str | Path, *, timeout: float)
             sock.close()
         raise
     transport.set_keepalive(KEEPALIVE_INTERVAL)
-    return Connection(transport, target, time.monotonic() - started)
+    return Connection(transport, target.address, time.monotonic() - started)
 
 
-def _negotiate(
-    transport: paramiko.Transport, state: MachineState, pinned_blob: bytes | None, timeout: float
-) -> None:
-    target = state.target
+def _negotiate(transport: paramiko.Transport, pinned: SSHTarget, timeout: float) -> None:
+    target = pinned.address
     options = transport.get_security_options()
     known = set(options.ciphers)
     ciphers = [c for c in PREFERRED_CIPHERS if c in known]
@@ -330,15 +350,15 @@ def _negotiate(
             message = f"SSH handshake with {target} failed: {detail}"
             hint = "the workspace's sshd does not speak a protocol this provider supports"
         raise SSHNoBanner(message, target=target, hint=hint) from failure
-    _check_host_key(transport, state, pinned_blob)
+    _check_host_key(transport, pinned)
 
 
 def _authenticate(
-    transport: paramiko.Transport, state: MachineState, key: paramiko.PKey, timeout: float
+    transport: paramiko.Transport, login: SSHTarget, key: paramiko.PKey, timeout: float
 ) -> None:
-    target = state.target
+    target = login.address
     try:
-        transport.auth_publickey(state.ssh_user, key)
+        transport.auth_publickey(login.user, key)
     except paramiko.AuthenticationException as exc:
         raise SSHAuthRefused(
             f"the workspace at {target} refused this machine's client key "

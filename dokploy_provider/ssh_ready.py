@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dokploy_provider.errors import HostKeyMismatch, ReadyTimeout, SSHAuthRefused, SSHError
-from dokploy_provider.ssh import SSHPortClosed, connect
+from dokploy_provider.ssh import SSHPortClosed, SSHTarget, connect
 from dokploy_provider.state import MachineState
 
 #: Probe outcomes, from least to most progress.
@@ -18,7 +18,6 @@ NO_BANNER = "no_banner"
 HOST_KEY_MISMATCH = "host_key_mismatch"
 AUTH_REFUSED = "auth_refused"
 OK = "ok"
-
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ class ProbeResult:
 def probe(state: MachineState, key_path: str | Path, timeout: float) -> ProbeResult:
     """Try one full login and report how far it got; never raises ``SSHError``."""
     try:
-        conn = connect(state, key_path, timeout=timeout)
+        conn = connect(SSHTarget.of(state), key_path, timeout=timeout)
     except SSHPortClosed as exc:
         return ProbeResult(PORT_CLOSED, exc.message)
     except HostKeyMismatch as exc:

@@ -50,7 +50,9 @@ def settle(
     except ResponseTimeout:
         logger.info(
             "Dokploy has not answered %s within %.0f s; it goes on with it, so waiting for %s",
-            endpoint, timeout, what,
+            endpoint,
+            timeout,
+            what,
         )
     budget = settings.deploy_timeout
     deadline = clock() + budget

@@ -185,8 +185,15 @@ def parse_server_url(raw: str) -> ServerURL:
 #: unique-local and link-local). Not ``is_private``: that includes documentation ranges.
 _PRIVATE_NETWORKS = tuple(
     ipaddress.ip_network(net)
-    for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
-                "169.254.0.0/16", "fc00::/7", "fe80::/10")
+    for net in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "169.254.0.0/16",
+        "fc00::/7",
+        "fe80::/10",
+    )
 )
 
 

@@ -398,7 +398,7 @@ def timed_main(verb: str) -> None:
     """
     import atexit
 
-    from dokploy_provider import dokploy, machine
+    from dokploy_provider import deploy_wait, dokploy, machine
 
     totals = {"api_s": 0.0, "api_calls": 0.0, "deploy_sleep_s": 0.0, "ssh_wait_s": 0.0}
     send_once = dokploy.DokployClient._send_once
@@ -416,7 +416,7 @@ def timed_main(verb: str) -> None:
         time.sleep(seconds)
         totals["deploy_sleep_s"] += time.perf_counter() - started
 
-    wait_until_ready = machine.wait_until_ready
+    wait_until_ready = deploy_wait.wait_until_ready
 
     def timed_wait(*args: Any, **kwargs: Any) -> None:
         started = time.perf_counter()
@@ -432,7 +432,7 @@ def timed_main(verb: str) -> None:
         init(self, *args, **kwargs)
 
     dokploy.DokployClient._send_once = timed_send  # type: ignore[method-assign]
-    machine.wait_until_ready = timed_wait
+    deploy_wait.wait_until_ready = timed_wait
     machine.MachineService.__init__ = timed_init  # type: ignore[method-assign]
     atexit.register(lambda: sys.stderr.write(TIMING_TAG + json.dumps(totals) + "\n"))
     sys.argv = ["dokploy-provider", verb]

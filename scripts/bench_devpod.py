@@ -44,15 +44,21 @@ def _cli() -> str | None:
 
 def _engine_ready() -> str | None:
     """Why the engine can't be used, or None (and DOCKER_HOST set to the private engine)."""
-    socket = Path(os.environ.get("DOCKER_TOOLS_STATE", "/var/tmp/docker-tools")) / "engine/docker.sock"
+    socket = (
+        Path(os.environ.get("DOCKER_TOOLS_STATE", "/var/tmp/docker-tools")) / "engine/docker.sock"
+    )
     if "DOCKER_HOST" not in os.environ and socket.is_socket():
         os.environ["DOCKER_HOST"] = f"unix://{socket}"
     return docker_available()
 
 
 def _ensure_image(name: str, *flags: str) -> None:
-    if subprocess.run(["docker", "image", "inspect", name], capture_output=True,
-                      check=False).returncode != 0:
+    if (
+        subprocess.run(
+            ["docker", "image", "inspect", name], capture_output=True, check=False
+        ).returncode
+        != 0
+    ):
         subprocess.run([str(STANDIN_TOOL), name, *flags], check=True, stdout=subprocess.DEVNULL)
 
 
@@ -63,16 +69,25 @@ class DevPod:
             (root / name).mkdir(parents=True, exist_ok=True)
         self.env = {
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
-            "HOME": str(root / "home"), "DEVPOD_HOME": str(root / "devpod-home"),
-            "TMPDIR": str(root / "tmp"), "DEVPOD_DISABLE_TELEMETRY": "true",
+            "HOME": str(root / "home"),
+            "DEVPOD_HOME": str(root / "devpod-home"),
+            "TMPDIR": str(root / "tmp"),
+            "DEVPOD_DISABLE_TELEMETRY": "true",
             "DOCKER_HOST": os.environ.get("DOCKER_HOST", ""),
         }
         self.root = root
 
     def __call__(self, *args: str, stdin: bytes | None = None) -> float:
         started = time.perf_counter()
-        proc = subprocess.run([self.binary, *args], input=stdin, capture_output=True,
-                              env=self.env, cwd=self.root, timeout=900, check=False)
+        proc = subprocess.run(
+            [self.binary, *args],
+            input=stdin,
+            capture_output=True,
+            env=self.env,
+            cwd=self.root,
+            timeout=900,
+            check=False,
+        )
         seconds = time.perf_counter() - started
         if proc.returncode != 0:
             tail = (proc.stdout + proc.stderr).decode(errors="replace").splitlines()[-8:]
@@ -96,25 +111,39 @@ def main() -> None:
     _ensure_image(DEV_IMAGE)
     with tempfile.TemporaryDirectory(prefix="bench-devpod-") as tmp:
         root = Path(tmp)
-        emu = launch(root / "emulator", runtime="docker", log_path=root / "emulator.log",
-                     label="bench")
+        emu = launch(
+            root / "emulator", runtime="docker", log_path=root / "emulator.log", label="bench"
+        )
         devpod = DevPod(binary, root)
         base = free_port_block(args.runs + 4)
-        figures: dict[str, list[float]] = {"machine create (image cached)": [],
-                                           "devpod up (existing machine and workspace)": [],
-                                           "devpod ssh --command true": []}
+        figures: dict[str, list[float]] = {
+            "machine create (image cached)": [],
+            "devpod up (existing machine and workspace)": [],
+            "devpod ssh --command true": [],
+        }
         try:
-            devpod("provider", "add", str(ROOT / "provider.yaml"),
-                   "-o", f"DOKPLOY_SERVER_URL={emu.url}", "-o", f"DOKPLOY_API_TOKEN={emu.token}",
-                   "-o", f"DOKPLOY_SSH_PORT_RANGE={base}-{base + args.runs + 3}",
-                   "-o", f"WORKSPACE_IMAGE={WORKSPACE_IMAGE}")
+            devpod(
+                "provider",
+                "add",
+                str(ROOT / "provider.yaml"),
+                "-o",
+                f"DOKPLOY_SERVER_URL={emu.url}",
+                "-o",
+                f"DOKPLOY_API_TOKEN={emu.token}",
+                "-o",
+                f"DOKPLOY_SSH_PORT_RANGE={base}-{base + args.runs + 3}",
+                "-o",
+                f"WORKSPACE_IMAGE={WORKSPACE_IMAGE}",
+            )
             devpod("machine", "create", "warm", "--provider", "dokploy")  # builds the image
             for i in range(args.runs):
                 figures["machine create (image cached)"].append(
-                    devpod("machine", "create", f"m{i}", "--provider", "dokploy"))
+                    devpod("machine", "create", f"m{i}", "--provider", "dokploy")
+                )
                 devpod("machine", "delete", f"m{i}", "--force")
-            saved = subprocess.run(["docker", "save", DEV_IMAGE], capture_output=True,
-                                   check=True).stdout
+            saved = subprocess.run(
+                ["docker", "save", DEV_IMAGE], capture_output=True, check=True
+            ).stdout
             devpod("machine", "ssh", "warm", "--command", "docker load", stdin=saved)
             project = root / "project" / ".devcontainer"
             project.mkdir(parents=True)
@@ -122,17 +151,22 @@ def main() -> None:
             devpod("up", str(project.parent), "--machine", "warm", "--id", "bw", "--ide", "none")
             for _ in range(args.runs):
                 figures["devpod up (existing machine and workspace)"].append(
-                    devpod("up", "bw", "--ide", "none"))
+                    devpod("up", "bw", "--ide", "none")
+                )
                 figures["devpod ssh --command true"].append(
-                    devpod("ssh", "bw", "--command", "true"))
+                    devpod("ssh", "bw", "--command", "true")
+                )
             devpod("delete", "bw", "--force")
             devpod("machine", "delete", "warm", "--force")
         finally:
             emu.stop()
-    version = subprocess.run([binary, "version"], capture_output=True, text=True,
-                             check=False).stdout.strip()
-    report = {name: {"median_s": round(statistics.median(v), 3),
-                     "runs_s": [round(x, 3) for x in v]} for name, v in figures.items()}
+    version = subprocess.run(
+        [binary, "version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    report = {
+        name: {"median_s": round(statistics.median(v), 3), "runs_s": [round(x, 3) for x in v]}
+        for name, v in figures.items()
+    }
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"devpod-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.write_text(json.dumps({"devpod_version": version, "figures": report}, indent=2) + "\n")

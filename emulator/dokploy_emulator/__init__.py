@@ -5,5 +5,12 @@ from .faults import Faults, FaultSettings
 from .runtime import ContainerView, Runtime, SshdRuntime
 from .versions import Features
 
-__all__ = ["ContainerView", "Emulator", "FaultSettings", "Faults", "Features", "Runtime",
-           "SshdRuntime"]
+__all__ = [
+    "ContainerView",
+    "Emulator",
+    "FaultSettings",
+    "Faults",
+    "Features",
+    "Runtime",
+    "SshdRuntime",
+]

@@ -139,8 +139,14 @@ def _port(raw: Any, service: str) -> list[PortMapping]:
         published = raw.get("published")
         if published is None:
             return []
-        return [PortMapping(int(str(published)), int(raw["target"]),
-                            str(raw.get("protocol", "tcp")), str(raw.get("host_ip", "")))]
+        return [
+            PortMapping(
+                int(str(published)),
+                int(raw["target"]),
+                str(raw.get("protocol", "tcp")),
+                str(raw.get("host_ip", "")),
+            )
+        ]
     text = str(raw)
     spec, _, protocol = text.partition("/")
     parts = spec.rsplit(":", 2) if spec.count(":") <= 2 else [spec]
@@ -154,7 +160,10 @@ def _port(raw: Any, service: str) -> list[PortMapping]:
             tlo, _, thi = target.partition("-")
             hosts = range(int(lo), int(hi or lo) + 1)
             targets = range(int(tlo), int(thi or tlo) + 1)
-            return [PortMapping(h, t, protocol or "tcp", host_ip) for h, t in zip(hosts, targets, strict=False)]
+            return [
+                PortMapping(h, t, protocol or "tcp", host_ip)
+                for h, t in zip(hosts, targets, strict=False)
+            ]
         if not published:
             return []
         return [PortMapping(int(published), int(target), protocol or "tcp", host_ip)]
@@ -189,19 +198,22 @@ class _ComposeLoader(yaml.SafeLoader):
     program and imports nothing of the provider.)"""
 
 
-
 _YAML11_ONLY = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:float"}
 _ComposeLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag not in _YAML11_ONLY]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _ComposeLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 _ComposeLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789")
+)
 _ComposeLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?$"), list("-+.0123456789"))
+    re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?$"),
+    list("-+.0123456789"),
+)
 
 
 def parse_compose(text: str, variables: dict[str, str], project: str) -> ComposeSpec:
@@ -240,15 +252,20 @@ def parse_compose(text: str, variables: dict[str, str], project: str) -> Compose
         for volume in volumes:
             if volume.name not in volume_names:
                 raise ComposeError(
-                    f"service \"{name}\" refers to undefined volume {volume.name}: "
+                    f'service "{name}" refers to undefined volume {volume.name}: '
                     "invalid compose project"
                 )
-        services.append(ServiceSpec(
-            name=str(name),
-            container_name=str(conf["container_name"]) if conf.get("container_name") else None,
-            ports=tuple(ports),
-            environment=_environment(conf.get("environment"), str(name)),
-            volumes=tuple(volumes),
-        ))
-    return ComposeSpec(services=tuple(services), volume_names=volume_names,
-                       external_volumes=frozenset(external_keys))
+        services.append(
+            ServiceSpec(
+                name=str(name),
+                container_name=str(conf["container_name"]) if conf.get("container_name") else None,
+                ports=tuple(ports),
+                environment=_environment(conf.get("environment"), str(name)),
+                volumes=tuple(volumes),
+            )
+        )
+    return ComposeSpec(
+        services=tuple(services),
+        volume_names=volume_names,
+        external_volumes=frozenset(external_keys),
+    )

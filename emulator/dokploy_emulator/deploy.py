@@ -106,8 +106,16 @@ class Workspace:
 class DeployQueue:
     """Per-server FIFO queues, each drained by one worker thread."""
 
-    def __init__(self, store: Store, runtime: Runtime, faults: Faults, workspace: Workspace,
-                 deploy_delay: float, *, features: Features) -> None:
+    def __init__(
+        self,
+        store: Store,
+        runtime: Runtime,
+        faults: Faults,
+        workspace: Workspace,
+        deploy_delay: float,
+        *,
+        features: Features,
+    ) -> None:
         self.store = store
         self.features = features
         self.runtime = runtime
@@ -125,8 +133,9 @@ class DeployQueue:
         with self._lock:
             if key not in self._queues:
                 self._queues[key] = queue.Queue()
-                thread = threading.Thread(target=self._work, args=(self._queues[key],),
-                                          name=f"deploy-{key}", daemon=True)
+                thread = threading.Thread(
+                    target=self._work, args=(self._queues[key],), name=f"deploy-{key}", daemon=True
+                )
                 self._threads.append(thread)
                 thread.start()
             self._queues[key].put(job)
@@ -210,8 +219,11 @@ class DeployQueue:
         code = self.workspace.code_dir(app_name)
         log_line(f"Creating File 'docker-compose.yml' to {code}: ✅")
         self.workspace.write_files(compose)
-        if (compose.get("serverId") and self.features.login_shell_stderr_fails_deploys
-                and self.faults.login_shell_stderr):
+        if (
+            compose.get("serverId")
+            and self.features.login_shell_stderr_fails_deploys
+            and self.faults.login_shell_stderr
+        ):
             # v0.28.2-v0.29.13 `cat` the file back over SSH; any stderr reads as "no file"
             raise DeployFailure("❌ Error: Compose file not found")
         try:

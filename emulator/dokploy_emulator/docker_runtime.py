@@ -32,8 +32,15 @@ log = logging.getLogger(__name__)
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 #: What Dokploy keeps of its environment, plus what points the CLI at an engine.
-PASSED_ENV = ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT",
-              "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY")
+PASSED_ENV = (
+    "PATH",
+    "HOME",
+    "DOCKER_HOST",
+    "DOCKER_CONFIG",
+    "DOCKER_CONTEXT",
+    "DOCKER_CERT_PATH",
+    "DOCKER_TLS_VERIFY",
+)
 COMPOSE_TIMEOUT = 900.0
 QUERY_TIMEOUT = 30.0
 ERROR_TAIL_LINES = 15
@@ -43,11 +50,14 @@ def docker_available(timeout: float = 10.0) -> str | None:
     """``None`` when ``docker`` and ``docker compose`` reach an engine, else the reason."""
     if shutil.which("docker") is None:
         return "the docker CLI is not installed"
-    for args in (["docker", "version", "--format", "{{.Server.Version}}"],
-                 ["docker", "compose", "version", "--short"]):
+    for args in (
+        ["docker", "version", "--format", "{{.Server.Version}}"],
+        ["docker", "compose", "version", "--short"],
+    ):
         try:
-            proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
-                                  check=False)
+            proc = subprocess.run(
+                args, capture_output=True, text=True, timeout=timeout, check=False
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"`{' '.join(args[:2])}` failed: {exc}"
         if proc.returncode != 0:
@@ -76,8 +86,9 @@ def _parse_ports(text: str) -> tuple[PortMapping, ...]:
 class DockerRuntime:
     """Compose projects on a real Docker engine (``DOCKER_HOST`` etc. select which)."""
 
-    def __init__(self, state_dir: Path, code_dir: Callable[[str], Path],
-                 host_ip: str = "127.0.0.1") -> None:
+    def __init__(
+        self, state_dir: Path, code_dir: Callable[[str], Path], host_ip: str = "127.0.0.1"
+    ) -> None:
         self.state_dir = state_dir
         self._code_dir = code_dir
         self.host_ip = host_ip
@@ -86,8 +97,9 @@ class DockerRuntime:
         self._env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
 
     # --- Runtime protocol ---
-    def up(self, project: str, spec: ComposeSpec, log_line: Callable[[str], None],
-           recreate: bool) -> None:
+    def up(
+        self, project: str, spec: ComposeSpec, log_line: Callable[[str], None], recreate: bool
+    ) -> None:
         """A deploy (``recreate``) is ``up -d --build --remove-orphans``; compose.start is
         ``up -d``. Compose itself decides whether a container must be recreated."""
         args = ["up", "-d"] + (["--build", "--remove-orphans"] if recreate else [])
@@ -101,8 +113,7 @@ class DockerRuntime:
 
     def down(self, project: str, volumes: bool) -> None:
         """``docker compose -p <project> down [--volumes]``."""
-        self._compose(project, ["down"] + (["--volumes"] if volumes else []), log.debug,
-                      files=None)
+        self._compose(project, ["down"] + (["--volumes"] if volumes else []), log.debug, files=None)
         with self._lock:
             self._projects.discard(project)
         self._override_path(project).unlink(missing_ok=True)
@@ -112,8 +123,9 @@ class DockerRuntime:
         docker fails, as Dokploy answers then."""
         label = PROJECT_LABEL if project is None else f"{PROJECT_LABEL}={project}"
         try:
-            proc = self._docker(["ps", "-a", "--no-trunc", "--filter", f"label={label}",
-                                 "--format", "{{json .}}"])
+            proc = self._docker(
+                ["ps", "-a", "--no-trunc", "--filter", f"label={label}", "--format", "{{json .}}"]
+            )
         except RuntimeFailure as exc:
             log.warning("%s", exc)
             return []
@@ -128,22 +140,25 @@ class DockerRuntime:
                 continue
             row = json.loads(line)
             labels = dict(
-                item.partition("=")[::2] for item in str(row.get("Labels", "")).split(",")
+                item.partition("=")[::2]
+                for item in str(row.get("Labels", "")).split(",")
                 if "=" in item
             )
             owner = labels.get(PROJECT_LABEL, project or "")
             if project is None and owner not in known:
                 continue  # another user's compose project on the same engine
-            views.append(ContainerView(
-                container_id=str(row["ID"]),
-                name=str(row["Names"]).split(",")[0],
-                project=owner,
-                service=labels.get(SERVICE_LABEL, ""),
-                state=str(row.get("State", "")),
-                status=str(row.get("Status", "")),
-                ports=_parse_ports(str(row.get("Ports", ""))),
-                pid=None,
-            ))
+            views.append(
+                ContainerView(
+                    container_id=str(row["ID"]),
+                    name=str(row["Names"]).split(",")[0],
+                    project=owner,
+                    service=labels.get(SERVICE_LABEL, ""),
+                    state=str(row.get("State", "")),
+                    status=str(row.get("Status", "")),
+                    ports=_parse_ports(str(row.get("Ports", ""))),
+                    pid=None,
+                )
+            )
         return views
 
     def shutdown(self) -> None:
@@ -166,20 +181,27 @@ class DockerRuntime:
         services: dict[str, object] = {}
         for service in spec.services:
             if service.ports:
-                pinned = [f"{self.host_ip}:{p.published}:{p.target}/{p.protocol}"
-                          for p in service.ports]
+                pinned = [
+                    f"{self.host_ip}:{p.published}:{p.target}/{p.protocol}" for p in service.ports
+                ]
                 services[service.name] = {"ports": _Override(pinned)}
         files = ["docker-compose.yml"]
         if services:
             path = self._override_path(project)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(yaml.dump({"services": services}, Dumper=_Dumper, sort_keys=False),
-                            encoding="utf-8")
+            path.write_text(
+                yaml.dump({"services": services}, Dumper=_Dumper, sort_keys=False), encoding="utf-8"
+            )
             files.append(str(path))
         return files
 
-    def _compose(self, project: str, args: list[str], log_line: Callable[[str], None],
-                 files: list[str] | None) -> None:
+    def _compose(
+        self,
+        project: str,
+        args: list[str],
+        log_line: Callable[[str], None],
+        files: list[str] | None,
+    ) -> None:
         code = self._code_dir(project)
         command = ["docker", "compose", "-p", project]
         for name in files or []:
@@ -188,8 +210,12 @@ class DockerRuntime:
         log.info("%s (in %s)", " ".join(command), code)
         try:
             proc = subprocess.Popen(
-                command, cwd=code if code.is_dir() else self.state_dir, env=self._env,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                command,
+                cwd=code if code.is_dir() else self.state_dir,
+                env=self._env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
                 errors="replace",
             )
         except OSError as exc:
@@ -208,12 +234,19 @@ class DockerRuntime:
         if returncode != 0:
             tail = [x for x in lines if x.strip()][-ERROR_TAIL_LINES:]
             raise RuntimeFailure(
-                "\n".join(tail) or f"docker compose {args[0]} failed ({returncode})")
+                "\n".join(tail) or f"docker compose {args[0]} failed ({returncode})"
+            )
 
     def _docker(self, args: list[str]) -> subprocess.CompletedProcess[str]:
         try:
-            return subprocess.run(["docker", *args], capture_output=True, text=True,
-                                  env=self._env, timeout=QUERY_TIMEOUT, check=False)
+            return subprocess.run(
+                ["docker", *args],
+                capture_output=True,
+                text=True,
+                env=self._env,
+                timeout=QUERY_TIMEOUT,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise RuntimeFailure(f"docker {args[0]} failed: {exc}") from exc
 

@@ -52,11 +52,22 @@ class Emulator:
             self.state.add_server(name)
         self.workspace = Workspace(self.state_dir)
         self.runtime: Runtime = self._make_runtime(runtime)
-        self.deploys = DeployQueue(self.state, self.runtime, self.faults, self.workspace,
-                                   deploy_delay, features=self.features)
-        self.procedures = Procedures(self.state, self.features, faults=self.faults,
-                                     runtime=self.runtime, deploys=self.deploys,
-                                     workspace=self.workspace)
+        self.deploys = DeployQueue(
+            self.state,
+            self.runtime,
+            self.faults,
+            self.workspace,
+            deploy_delay,
+            features=self.features,
+        )
+        self.procedures = Procedures(
+            self.state,
+            self.features,
+            faults=self.faults,
+            runtime=self.runtime,
+            deploys=self.deploys,
+            workspace=self.workspace,
+        )
         app = ApiApp(api_key, self.features, self.faults, self.procedures, self._admin)
         self._http = EmulatorHTTPServer(port, app)
         self._started = False
@@ -91,8 +102,7 @@ class Emulator:
         if not self._started:
             self._http.start_background()
             self._started = True
-            log.info("serving %s as Dokploy %s (state %s)", self.url, self.version,
-                     self.state_dir)
+            log.info("serving %s as Dokploy %s (state %s)", self.url, self.version, self.state_dir)
         return self
 
     def stop(self) -> None:
@@ -110,8 +120,12 @@ class Emulator:
     def __enter__(self) -> Emulator:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def dump(self) -> dict[str, Any]:
@@ -131,10 +145,22 @@ class Emulator:
             }
         data["containers"] = [
             {
-                "containerId": c.container_id, "name": c.name, "project": c.project,
-                "service": c.service, "state": c.state, "status": c.status, "pid": c.pid,
-                "ports": [{"published": p.published, "target": p.target,
-                           "protocol": p.protocol, "hostIp": p.host_ip} for p in c.ports],
+                "containerId": c.container_id,
+                "name": c.name,
+                "project": c.project,
+                "service": c.service,
+                "state": c.state,
+                "status": c.status,
+                "pid": c.pid,
+                "ports": [
+                    {
+                        "published": p.published,
+                        "target": p.target,
+                        "protocol": p.protocol,
+                        "hostIp": p.host_ip,
+                    }
+                    for p in c.ports
+                ],
             }
             for c in self.runtime.containers()
         ]

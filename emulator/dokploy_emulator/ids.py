@@ -10,15 +10,72 @@ _NANOID_ALPHABET = "useandom-26T198340PX75pxJACKVERYMINDBUSHWOLF_GQZbfghjklqvwyz
 _SUFFIX_ALPHABET = "abcdefghijklmnopqrstuvwxyz1234567890"
 
 # A slice of faker's hacker vocabulary, which Dokploy's generateAppName draws from.
-_VERBS = ("back up", "bypass", "hack", "override", "compress", "copy", "navigate", "index",
-          "connect", "generate", "quantify", "calculate", "synthesize", "input", "transmit",
-          "program", "reboot", "parse")
-_ADJECTIVES = ("auxiliary", "primary", "back-end", "digital", "open-source", "virtual",
-               "cross-platform", "redundant", "online", "haptic", "multi-byte", "bluetooth",
-               "wireless", "1080p", "neural", "optical", "solid state", "mobile")
-_NOUNS = ("driver", "protocol", "bandwidth", "panel", "microchip", "program", "port", "card",
-          "array", "interface", "system", "sensor", "firewall", "hard drive", "pixel", "alarm",
-          "feed", "monitor", "application", "transmitter", "bus", "circuit", "capacitor", "matrix")
+_VERBS = (
+    "back up",
+    "bypass",
+    "hack",
+    "override",
+    "compress",
+    "copy",
+    "navigate",
+    "index",
+    "connect",
+    "generate",
+    "quantify",
+    "calculate",
+    "synthesize",
+    "input",
+    "transmit",
+    "program",
+    "reboot",
+    "parse",
+)
+_ADJECTIVES = (
+    "auxiliary",
+    "primary",
+    "back-end",
+    "digital",
+    "open-source",
+    "virtual",
+    "cross-platform",
+    "redundant",
+    "online",
+    "haptic",
+    "multi-byte",
+    "bluetooth",
+    "wireless",
+    "1080p",
+    "neural",
+    "optical",
+    "solid state",
+    "mobile",
+)
+_NOUNS = (
+    "driver",
+    "protocol",
+    "bandwidth",
+    "panel",
+    "microchip",
+    "program",
+    "port",
+    "card",
+    "array",
+    "interface",
+    "system",
+    "sensor",
+    "firewall",
+    "hard drive",
+    "pixel",
+    "alarm",
+    "feed",
+    "monitor",
+    "application",
+    "transmitter",
+    "bus",
+    "circuit",
+    "capacitor",
+    "matrix",
+)
 
 
 def nanoid(size: int = 21) -> str:

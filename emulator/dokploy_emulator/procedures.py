@@ -66,8 +66,16 @@ def _schemas_for(features: Features) -> dict[str, dict[str, Any]]:
 class Procedures:
     """The handlers, bound to one emulator instance."""
 
-    def __init__(self, store: Store, features: Features, *, faults: Faults, runtime: Runtime,
-                 deploys: DeployQueue, workspace: Workspace) -> None:
+    def __init__(
+        self,
+        store: Store,
+        features: Features,
+        *,
+        faults: Faults,
+        runtime: Runtime,
+        deploys: DeployQueue,
+        workspace: Workspace,
+    ) -> None:
         self.store = store
         self.features = features
         self.faults = faults
@@ -148,8 +156,11 @@ class Procedures:
         return [c for c in reversed(self.store.composes.values()) if c.get(key) == value]
 
     def _compose_summary(self, compose: Row) -> Row:
-        return {"composeId": compose["composeId"], "name": compose["name"],
-                "composeStatus": compose["composeStatus"]}
+        return {
+            "composeId": compose["composeId"],
+            "name": compose["name"],
+            "composeStatus": compose["composeStatus"],
+        }
 
     def _compose_with_domains(self, compose: Row) -> Row:
         return {**public(compose), "domains": []}
@@ -160,8 +171,9 @@ class Procedures:
             tree[name] = []
         if self.features.create_source_type:
             tree["libsql"] = []
-        tree["compose"] = [compose_render(c)
-                           for c in self._composes_in("environmentId", env["environmentId"])]
+        tree["compose"] = [
+            compose_render(c) for c in self._composes_in("environmentId", env["environmentId"])
+        ]
         return tree
 
     def _environment_with_project(self, env: Row, compose_render: Callable[[Row], Row]) -> Row:
@@ -176,30 +188,36 @@ class Procedures:
     def _project_tree(self, project: Row, compose_render: Callable[[Row], Row]) -> Row:
         tree = public(project)
         if self.features.environments:
-            tree["environments"] = [self._environment_tree(e, compose_render)
-                                    for e in self._environments_of(project["projectId"])]
+            tree["environments"] = [
+                self._environment_tree(e, compose_render)
+                for e in self._environments_of(project["projectId"])
+            ]
         else:
             for name in SERVICE_LISTS:
                 tree[name] = []
-            tree["compose"] = [compose_render(c)
-                               for c in self._composes_in("projectId", project["projectId"])]
+            tree["compose"] = [
+                compose_render(c) for c in self._composes_in("projectId", project["projectId"])
+            ]
         if self.features.create_source_type:
             tree["projectTags"] = []
         return tree
 
     def _full_compose(self, compose: Row) -> Row:
         full = public(compose)
-        full["deployments"] = [public(d) for d in
-                               reversed(self.store.deployments_of(compose["composeId"]))]
-        full.update(mounts=[], domains=[], github=None, gitlab=None, bitbucket=None,
-                    gitea=None, backups=[])
+        full["deployments"] = [
+            public(d) for d in reversed(self.store.deployments_of(compose["composeId"]))
+        ]
+        full.update(
+            mounts=[], domains=[], github=None, gitlab=None, bitbucket=None, gitea=None, backups=[]
+        )
         server = self.store.servers.get(compose.get("serverId") or "")
         full["server"] = public(server) if server else None
         project = self._project_of(compose)
         if self.features.environments:
             env = self.store.environments.get(compose.get("environmentId") or "")
-            full["environment"] = ({**public(env), "project": public(project) if project else None}
-                                   if env else None)
+            full["environment"] = (
+                {**public(env), "project": public(project) if project else None} if env else None
+            )
         else:
             full["project"] = public(project) if project else None
         if self.features.create_source_type:
@@ -230,8 +248,13 @@ class Procedures:
         """``user.session``."""
         with self.store.lock:
             user = self.store.user()["user"]
-        return {"user": user, "session": {"activeOrganizationId": self.store.organization_id,
-                                          "userId": self.store.user_id}}
+        return {
+            "user": user,
+            "session": {
+                "activeOrganizationId": self.store.organization_id,
+                "userId": self.store.user_id,
+            },
+        }
 
     def server_all(self, _: dict[str, Any]) -> Any:
         """``server.all``: newest first."""
@@ -249,8 +272,11 @@ class Procedures:
     # --- projects ---
     def project_all(self, _: dict[str, Any]) -> Any:
         """``project.all``: full rows, or compose summaries from 0.28.3."""
-        render = (self._compose_summary if self.features.project_all_summary
-                  else self._compose_with_domains)
+        render = (
+            self._compose_summary
+            if self.features.project_all_summary
+            else self._compose_with_domains
+        )
         with self.store.lock:
             return [self._project_tree(p, render) for p in reversed(self.store.projects.values())]
 
@@ -258,16 +284,20 @@ class Procedures:
         """``project.create``: plus a default ``production`` environment from 0.25."""
         now = now_iso()
         project: Row = {
-            "projectId": nanoid(), "name": data["name"],
-            "description": data.get("description"), "createdAt": now,
-            "organizationId": self.store.organization_id, "env": data.get("env", ""),
+            "projectId": nanoid(),
+            "name": data["name"],
+            "description": data.get("description"),
+            "createdAt": now,
+            "organizationId": self.store.organization_id,
+            "env": data.get("env", ""),
         }
         with self.store.lock:
             self.store.projects[project["projectId"]] = project
             if not self.features.environments:
                 return public(project)
-            env = self._new_environment(project["projectId"], "production",
-                                        "Production environment", default=True)
+            env = self._new_environment(
+                project["projectId"], "production", "Production environment", default=True
+            )
             return {"project": public(project), "environment": public(env)}
 
     def project_one(self, data: dict[str, Any]) -> Any:
@@ -282,9 +312,18 @@ class Procedures:
 
     def _compose_one_summary(self, compose: Row) -> Row:
         server = self.store.servers.get(compose.get("serverId") or "")
-        return {key: compose.get(key) for key in (
-            "composeId", "name", "description", "appName", "createdAt", "serverId",
-            "composeStatus")} | {"server": {"name": server["name"]} if server else None}
+        return {
+            key: compose.get(key)
+            for key in (
+                "composeId",
+                "name",
+                "description",
+                "appName",
+                "createdAt",
+                "serverId",
+                "composeStatus",
+            )
+        } | {"server": {"name": server["name"]} if server else None}
 
     def project_remove(self, data: dict[str, Any]) -> Any:
         """``project.remove``: cascades rows only; containers keep running."""
@@ -296,16 +335,23 @@ class Procedures:
             for env_id in env_ids:
                 del self.store.environments[env_id]
             for compose in list(self.store.composes.values()):
-                if (compose.get("environmentId") in env_ids
-                        or compose.get("projectId") == project["projectId"]):
+                if (
+                    compose.get("environmentId") in env_ids
+                    or compose.get("projectId") == project["projectId"]
+                ):
                     self._drop_compose_rows(compose["composeId"])
             return public(project)
 
     # --- environments ---
-    def _new_environment(self, project_id: str, name: str, description: str,
-                         default: bool) -> Row:
-        env: Row = {"environmentId": nanoid(), "name": name, "description": description,
-                    "createdAt": now_iso(), "env": "", "projectId": project_id}
+    def _new_environment(self, project_id: str, name: str, description: str, default: bool) -> Row:
+        env: Row = {
+            "environmentId": nanoid(),
+            "name": name,
+            "description": description,
+            "createdAt": now_iso(),
+            "env": "",
+            "projectId": project_id,
+        }
         if self.features.env_is_default:
             env["isDefault"] = default
         self.store.environments[env["environmentId"]] = env
@@ -318,18 +364,22 @@ class Procedures:
         with self.store.lock:
             if data["projectId"] not in self.store.projects:
                 raise not_found("Project not found")
-            env = self._new_environment(data["projectId"], data["name"],
-                                        data.get("description", ""), default=False)
+            env = self._new_environment(
+                data["projectId"], data["name"], data.get("description", ""), default=False
+            )
             return public(env)
 
     def environment_by_project(self, data: dict[str, Any]) -> Any:
         """``environment.byProjectId``: oldest first."""
+
         def render(compose: Row) -> Row:
             return {**self._compose_one_summary(compose), "icon": compose.get("icon")}
 
         with self.store.lock:
-            return [self._environment_with_project(env, render)
-                    for env in self._environments_of(data["projectId"])]
+            return [
+                self._environment_with_project(env, render)
+                for env in self._environments_of(data["projectId"])
+            ]
 
     def environment_one(self, data: dict[str, Any]) -> Any:
         """``environment.one``."""
@@ -345,12 +395,15 @@ class Procedures:
             env = self.store.environments.get(data["environmentId"])
             if env is None:
                 raise not_found("Environment not found")
-            if env.get("isDefault") or (not self.features.env_is_default
-                                        and env["name"] == "production"):
+            if env.get("isDefault") or (
+                not self.features.env_is_default and env["name"] == "production"
+            ):
                 raise bad_request("You cannot delete the default environment")
             if self._composes_in("environmentId", env["environmentId"]):
-                raise bad_request("Cannot delete environment: it has active services. "
-                                  "Please delete all services first.")
+                raise bad_request(
+                    "Cannot delete environment: it has active services. "
+                    "Please delete all services first."
+                )
             del self.store.environments[env["environmentId"]]
             return public(env)
 
@@ -379,24 +432,52 @@ class Procedures:
 
     def _new_compose_row(self, data: dict[str, Any], owner: Row, server_id: str | None) -> Row:
         row: Row = {
-            "composeId": nanoid(), "name": data["name"],
+            "composeId": nanoid(),
+            "name": data["name"],
             "appName": build_app_name("compose", data.get("appName")),
-            "description": data.get("description"), "env": None,
-            "composeFile": data.get("composeFile", ""), "refreshToken": nanoid(),
+            "description": data.get("description"),
+            "env": None,
+            "composeFile": data.get("composeFile", ""),
+            "refreshToken": nanoid(),
             "sourceType": data.get("sourceType", "github"),
             "composeType": data.get("composeType", "docker-compose"),
-            "repository": None, "owner": None, "branch": None, "autoDeploy": True,
-            "gitlabProjectId": None, "gitlabRepository": None, "gitlabOwner": None,
-            "gitlabBranch": None, "gitlabPathNamespace": None, "bitbucketRepository": None,
-            "bitbucketRepositorySlug": None, "bitbucketOwner": None, "bitbucketBranch": None,
-            "giteaRepository": None, "giteaOwner": None, "giteaBranch": None,
-            "customGitUrl": None, "customGitBranch": None, "customGitSSHKeyId": None,
-            "command": "", "enableSubmodules": False, "composePath": "./docker-compose.yml",
-            "suffix": "", "randomize": False, "isolatedDeployment": False,
-            "isolatedDeploymentsVolume": False, "triggerType": "push", "composeStatus": "idle",
+            "repository": None,
+            "owner": None,
+            "branch": None,
+            "autoDeploy": True,
+            "gitlabProjectId": None,
+            "gitlabRepository": None,
+            "gitlabOwner": None,
+            "gitlabBranch": None,
+            "gitlabPathNamespace": None,
+            "bitbucketRepository": None,
+            "bitbucketRepositorySlug": None,
+            "bitbucketOwner": None,
+            "bitbucketBranch": None,
+            "giteaRepository": None,
+            "giteaOwner": None,
+            "giteaBranch": None,
+            "customGitUrl": None,
+            "customGitBranch": None,
+            "customGitSSHKeyId": None,
+            "command": "",
+            "enableSubmodules": False,
+            "composePath": "./docker-compose.yml",
+            "suffix": "",
+            "randomize": False,
+            "isolatedDeployment": False,
+            "isolatedDeploymentsVolume": False,
+            "triggerType": "push",
+            "composeStatus": "idle",
             **owner,
-            "createdAt": now_iso(), "watchPaths": None, "githubId": None, "gitlabId": None,
-            "bitbucketId": None, "giteaId": None, "serverId": server_id, "icon": None,
+            "createdAt": now_iso(),
+            "watchPaths": None,
+            "githubId": None,
+            "gitlabId": None,
+            "bitbucketId": None,
+            "giteaId": None,
+            "serverId": server_id,
+            "icon": None,
             "createEnvFile": True,
         }
         if self.features.create_source_type:
@@ -444,8 +525,10 @@ class Procedures:
             self.deploys.enqueue(compose.get("serverId"), job)
         if self.features.deploy_body == "empty":
             return EMPTY
-        body: Row = {"success": True,
-                     "message": "Redeployment queued" if redeploy else "Deployment queued"}
+        body: Row = {
+            "success": True,
+            "message": "Redeployment queued" if redeploy else "Deployment queued",
+        }
         if self.features.deploy_body == "full":
             body["composeId"] = compose["composeId"]
         return body
@@ -468,7 +551,8 @@ class Procedures:
                 if not (code / "docker-compose.yml").exists():
                     raise RuntimeFailure(
                         f"Command failed: cd {code} && docker compose -p {app_name} up -d\n"
-                        f"/bin/sh: 1: cd: can't cd to {code}\n")
+                        f"/bin/sh: 1: cd: can't cd to {code}\n"
+                    )
                 spec = self.workspace.load(app_name)
                 self.runtime.up(app_name, spec, lambda _: None, recreate=False)
             except (RuntimeFailure, ComposeError, OSError) as exc:
@@ -508,9 +592,7 @@ class Procedures:
             rendered = self._full_compose(compose)
             self._drop_compose_rows(compose["composeId"])
         self.deploys.clean(compose["composeId"])
-        if self.faults.compose_dir_missing and not (
-            self.features.delete_downs_without_dir
-        ):
+        if self.faults.compose_dir_missing and not (self.features.delete_downs_without_dir):
             # up to v0.28.8 the cleanup is `cd <dir> && docker compose down && rm`: with the
             # directory gone nothing runs, the error is swallowed, and the row is already gone
             return rendered
@@ -565,20 +647,39 @@ class Procedures:
             rows = list(reversed(self.store.composes.values()))
             q = data.get("q")
             if q:
-                rows = [c for c in rows if any(like(c.get(k), q)
-                                               for k in ("name", "appName", "description"))]
+                rows = [
+                    c
+                    for c in rows
+                    if any(like(c.get(k), q) for k in ("name", "appName", "description"))
+                ]
             for key in ("name", "appName", "description"):
                 if data.get(key):
                     rows = [c for c in rows if like(c.get(key), data[key])]
             if data.get("environmentId"):
                 rows = [c for c in rows if c.get("environmentId") == data["environmentId"]]
             if data.get("projectId"):
-                rows = [c for c in rows
-                        if (self._project_of(c) or {}).get("projectId") == data["projectId"]]
+                rows = [
+                    c
+                    for c in rows
+                    if (self._project_of(c) or {}).get("projectId") == data["projectId"]
+                ]
             offset, limit = int(data["offset"]), int(data["limit"])
-            items = [{k: c.get(k) for k in ("composeId", "name", "appName", "description",
-                                            "environmentId", "composeStatus", "sourceType",
-                                            "createdAt")} for c in rows[offset:offset + limit]]
+            items = [
+                {
+                    k: c.get(k)
+                    for k in (
+                        "composeId",
+                        "name",
+                        "appName",
+                        "description",
+                        "environmentId",
+                        "composeStatus",
+                        "sourceType",
+                        "createdAt",
+                    )
+                }
+                for c in rows[offset : offset + limit]
+            ]
             return {"items": items, "total": len(rows)}
 
     # --- deployments / docker ---
@@ -604,7 +705,7 @@ class Procedures:
             lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
             return ""
-        return "\n".join(lines[-int(data["tail"]):])
+        return "\n".join(lines[-int(data["tail"]) :])
 
     def containers_by_app_name(self, data: dict[str, Any]) -> Any:
         """``docker.getContainersByAppNameMatch``: real state of the emulated containers."""
@@ -620,6 +721,8 @@ class Procedures:
             views = self.runtime.containers(app_name)
         else:
             views = [v for v in self.runtime.containers() if app_name in v.name]
-        return [{"containerId": v.container_id, "name": v.name, "state": v.state,
-                 "status": v.status}
-                for v in views if servers.get(v.project) == server_id]
+        return [
+            {"containerId": v.container_id, "name": v.name, "state": v.state, "status": v.status}
+            for v in views
+            if servers.get(v.project) == server_id
+        ]

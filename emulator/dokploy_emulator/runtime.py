@@ -53,8 +53,9 @@ class ContainerView:
 class Runtime(Protocol):
     """What the emulator needs from a container engine, per compose project (= appName)."""
 
-    def up(self, project: str, spec: ComposeSpec, log_line: Callable[[str], None],
-           recreate: bool) -> None:
+    def up(
+        self, project: str, spec: ComposeSpec, log_line: Callable[[str], None], recreate: bool
+    ) -> None:
         """``docker compose up -d``: create/start the services; ``recreate`` replaces existing
         containers (deploy), otherwise existing ones are just started (compose.start)."""
 
@@ -74,7 +75,8 @@ class Runtime(Protocol):
 def generate_host_key() -> bytes:
     """A fresh ed25519 host key in OpenSSH private-key format."""
     return Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
         serialization.NoEncryption(),
     )
 
@@ -135,9 +137,16 @@ class _Container:
             "running": f"Up {age}",
             "exited": f"Exited ({self.exit_code}) {age} ago",
         }.get(self.state, "Created")
-        return ContainerView(self.container_id, self.name, self.project, self.service.name,
-                             self.state, status, self.service.ports,
-                             self.sshd.pid if self.sshd else None)
+        return ContainerView(
+            self.container_id,
+            self.name,
+            self.project,
+            self.service.name,
+            self.state,
+            status,
+            self.service.ports,
+            self.sshd.pid if self.sshd else None,
+        )
 
 
 class SshdRuntime:
@@ -156,12 +165,14 @@ class SshdRuntime:
         return self.state_dir / "volumes" / engine_name
 
     # --- Runtime protocol ---
-    def up(self, project: str, spec: ComposeSpec, log_line: Callable[[str], None],
-           recreate: bool) -> None:
+    def up(
+        self, project: str, spec: ComposeSpec, log_line: Callable[[str], None], recreate: bool
+    ) -> None:
         with self._lock:
             existing = self._projects.get(project, [])
-            if recreate or any(c.service.name not in {s.name for s in spec.services}
-                               for c in existing):
+            if recreate or any(
+                c.service.name not in {s.name for s in spec.services} for c in existing
+            ):
                 for container in existing:
                     log_line(f" Container {container.name}  Stopping")
                     self._kill(container)
@@ -172,9 +183,9 @@ class SshdRuntime:
             self._projects[project] = current
             for key, engine in spec.volume_names.items():
                 if not self.volume_dir(engine).exists():
-                    log_line(f" Volume \"{engine}\"  Creating")
+                    log_line(f' Volume "{engine}"  Creating')
                     self.volume_dir(engine).mkdir(parents=True)
-                    log_line(f" Volume \"{engine}\"  Created")
+                    log_line(f' Volume "{engine}"  Created')
                 if key not in spec.external_volumes:
                     self._volumes.setdefault(project, set()).add(engine)
             for service in spec.services:
@@ -280,7 +291,8 @@ class SshdRuntime:
                 container.host_key = base64.b64decode(encoded, validate=False)
             except (binascii.Error, ValueError) as exc:
                 raise RuntimeFailure(
-                    f"{container.name}: DEVPOD_SSH_HOST_KEY is not base64") from exc
+                    f"{container.name}: DEVPOD_SSH_HOST_KEY is not base64"
+                ) from exc
         elif container.host_key is None:
             container.host_key = generate_host_key()
         spec = SshdSpec(

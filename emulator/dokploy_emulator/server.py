@@ -55,8 +55,14 @@ def _spread(value: Any) -> dict[str, Any]:
 class ApiApp:
     """Request handling independent of the socket plumbing."""
 
-    def __init__(self, api_key: str, features: Features, faults: Faults,
-                 procedures: Procedures, admin: Callable[[str, str, bytes], Response]) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        features: Features,
+        faults: Faults,
+        procedures: Procedures,
+        admin: Callable[[str, str, bytes], Response],
+    ) -> None:
         self.api_key = api_key
         self.features = features
         self.faults = faults
@@ -77,11 +83,12 @@ class ApiApp:
         if delay:
             time.sleep(delay)
         if self.faults.take_http_500():
-            return json_response(500, {"message": "Internal server error",
-                                       "code": "INTERNAL_SERVER_ERROR"})
+            return json_response(
+                500, {"message": "Internal server error", "code": "INTERNAL_SERVER_ERROR"}
+            )
         if self.faults.key_revoked or headers.get("x-api-key") != self.api_key:
             return json_response(401, {"message": "Unauthorized"})
-        name = path[len("/api/"):].strip("/")
+        name = path[len("/api/") :].strip("/")
         procedure = self.procedures.lookup(name)
         if procedure is None or procedure.method != method:
             if method == "HEAD":
@@ -107,8 +114,9 @@ class ApiApp:
             return Response(200, b"")
         return json_response(200, result)
 
-    def _input(self, method: str, query: str, headers: dict[str, str],
-               body: bytes) -> dict[str, Any]:
+    def _input(
+        self, method: str, query: str, headers: dict[str, str], body: bytes
+    ) -> dict[str, Any]:
         if method == "GET":
             values: dict[str, Any] = {}
             for key, value in parse_qsl(query, keep_blank_values=True):
@@ -180,8 +188,12 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
     def start_background(self) -> None:
         """Serve in a daemon thread."""
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="dokploy-emulator-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="dokploy-emulator-http",
+            daemon=True,
+        )
         self._thread.start()
 
     def stop(self) -> None:

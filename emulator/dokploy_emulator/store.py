@@ -49,9 +49,16 @@ class Store:
             "sshKeyId": nanoid(),
             "buildsConcurrency": 1,
             "metricsConfig": {
-                "server": {"type": "Remote", "refreshRate": 60, "port": 4500, "token": "",
-                           "urlCallback": "", "retentionDays": 2, "cronJob": "",
-                           "thresholds": {"cpu": 0, "memory": 0}},
+                "server": {
+                    "type": "Remote",
+                    "refreshRate": 60,
+                    "port": 4500,
+                    "token": "",
+                    "urlCallback": "",
+                    "retentionDays": 2,
+                    "cronJob": "",
+                    "thresholds": {"cpu": 0, "memory": 0},
+                },
                 "containers": {"refreshRate": 60, "services": {"include": [], "exclude": []}},
             },
         }
@@ -91,10 +98,16 @@ class Store:
                 "twoFactorEnabled": False,
                 "createdAt": self.created_at,
                 "updatedAt": self.created_at,
-                "apiKeys": [{
-                    "id": self.api_key_id, "name": "emulator", "prefix": None,
-                    "enabled": True, "expiresAt": None, "createdAt": self.created_at,
-                }],
+                "apiKeys": [
+                    {
+                        "id": self.api_key_id,
+                        "name": "emulator",
+                        "prefix": None,
+                        "enabled": True,
+                        "expiresAt": None,
+                        "createdAt": self.created_at,
+                    }
+                ],
             },
         }
 

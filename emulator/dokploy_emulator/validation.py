@@ -90,30 +90,48 @@ class _Validator:
     def invalid_type(self, expected: str, value: Any, path: list[Any]) -> None:
         received = _type_name(value, self.v4)
         if self.v4:
-            self.issues.append({
-                "expected": expected, "code": "invalid_type", "path": path,
-                "message": f"Invalid input: expected {expected}, received {received}",
-            })
+            self.issues.append(
+                {
+                    "expected": expected,
+                    "code": "invalid_type",
+                    "path": path,
+                    "message": f"Invalid input: expected {expected}, received {received}",
+                }
+            )
         else:
-            message = ("Required" if value is _MISSING
-                       else f"Expected {expected}, received {received}")
-            self.issues.append({
-                "code": "invalid_type", "expected": expected, "received": received,
-                "path": path, "message": message,
-            })
+            message = (
+                "Required" if value is _MISSING else f"Expected {expected}, received {received}"
+            )
+            self.issues.append(
+                {
+                    "code": "invalid_type",
+                    "expected": expected,
+                    "received": received,
+                    "path": path,
+                    "message": message,
+                }
+            )
 
     def size(self, kind: str, origin: str, bound: float, path: list[Any]) -> None:
         bound_out = _clean_number(bound)
         if self.v4:
             rel = ">=" if kind == "too_small" else "<="
-            msg = (f"expected string to have {rel}{bound_out} characters" if origin == "string"
-                   else f"expected number to be {rel}{bound_out}")
+            msg = (
+                f"expected string to have {rel}{bound_out} characters"
+                if origin == "string"
+                else f"expected number to be {rel}{bound_out}"
+            )
             word = "Too small" if kind == "too_small" else "Too big"
-            self.issues.append({
-                "origin": origin, "code": kind,
-                ("minimum" if kind == "too_small" else "maximum"): bound_out,
-                "inclusive": True, "path": path, "message": f"{word}: {msg}",
-            })
+            self.issues.append(
+                {
+                    "origin": origin,
+                    "code": kind,
+                    ("minimum" if kind == "too_small" else "maximum"): bound_out,
+                    "inclusive": True,
+                    "path": path,
+                    "message": f"{word}: {msg}",
+                }
+            )
             return
         if origin == "string":
             rel = "at least" if kind == "too_small" else "at most"
@@ -121,38 +139,65 @@ class _Validator:
         else:
             rel = "greater than" if kind == "too_small" else "less than"
             msg = f"Number must be {rel} or equal to {bound_out}"
-        self.issues.append({
-            "code": kind, ("minimum" if kind == "too_small" else "maximum"): bound_out,
-            "type": origin, "inclusive": True, "exact": False, "message": msg, "path": path,
-        })
+        self.issues.append(
+            {
+                "code": kind,
+                ("minimum" if kind == "too_small" else "maximum"): bound_out,
+                "type": origin,
+                "inclusive": True,
+                "exact": False,
+                "message": msg,
+                "path": path,
+            }
+        )
 
     def pattern(self, pattern: str, path: list[Any]) -> None:
         if self.v4:
-            self.issues.append({
-                "origin": "string", "code": "invalid_format", "format": "regex",
-                "pattern": f"/{pattern}/", "path": path,
-                "message": f"Invalid string: must match pattern /{pattern}/",
-            })
+            self.issues.append(
+                {
+                    "origin": "string",
+                    "code": "invalid_format",
+                    "format": "regex",
+                    "pattern": f"/{pattern}/",
+                    "path": path,
+                    "message": f"Invalid string: must match pattern /{pattern}/",
+                }
+            )
         else:
-            self.issues.append({"validation": "regex", "code": "invalid_string",
-                                "message": "Invalid", "path": path})
+            self.issues.append(
+                {
+                    "validation": "regex",
+                    "code": "invalid_string",
+                    "message": "Invalid",
+                    "path": path,
+                }
+            )
 
     def enum(self, options: list[Any], value: Any, path: list[Any]) -> None:
         if self.v4:
             joined = "|".join(json.dumps(o) for o in options)
-            self.issues.append({
-                "code": "invalid_value", "values": options, "path": path,
-                "message": f"Invalid option: expected one of {joined}",
-            })
+            self.issues.append(
+                {
+                    "code": "invalid_value",
+                    "values": options,
+                    "path": path,
+                    "message": f"Invalid option: expected one of {joined}",
+                }
+            )
             return
         joined = " | ".join(f"'{o}'" for o in options)
         if not isinstance(value, str):
             self.invalid_type(joined, value, path)
             return
-        self.issues.append({
-            "received": value, "code": "invalid_enum_value", "options": options, "path": path,
-            "message": f"Invalid enum value. Expected {joined}, received '{value}'",
-        })
+        self.issues.append(
+            {
+                "received": value,
+                "code": "invalid_enum_value",
+                "options": options,
+                "path": path,
+                "message": f"Invalid enum value. Expected {joined}, received '{value}'",
+            }
+        )
 
     # --- walking the schema ---
     def check(self, schema: Schema, value: Any, path: list[Any], coerce: bool) -> Any:
@@ -170,8 +215,10 @@ class _Validator:
             if not isinstance(value, list):
                 self.invalid_type("array", value, path)
                 return value
-            return [self.check(schema.get("items", {}), item, [*path, i], False)
-                    for i, item in enumerate(value)]
+            return [
+                self.check(schema.get("items", {}), item, [*path, i], False)
+                for i, item in enumerate(value)
+            ]
         if kind == "string":
             return self._string(schema, value, path)
         if kind in ("number", "integer"):
@@ -203,14 +250,23 @@ class _Validator:
                 return result
             branch_issues.append(sub.issues)
         if self.v4:
-            self.issues.append({"code": "invalid_union", "errors": branch_issues, "path": path,
-                                "message": "Invalid input"})
+            self.issues.append(
+                {
+                    "code": "invalid_union",
+                    "errors": branch_issues,
+                    "path": path,
+                    "message": "Invalid input",
+                }
+            )
         else:
-            self.issues.append({
-                "code": "invalid_union",
-                "unionErrors": [{"issues": i, "name": "ZodError"} for i in branch_issues],
-                "path": path, "message": "Invalid input",
-            })
+            self.issues.append(
+                {
+                    "code": "invalid_union",
+                    "unionErrors": [{"issues": i, "name": "ZodError"} for i in branch_issues],
+                    "path": path,
+                    "message": "Invalid input",
+                }
+            )
         return value
 
     def _object(self, schema: Schema, value: Any, path: list[Any]) -> Any:
@@ -252,15 +308,25 @@ class _Validator:
             return value
         if schema.get("type") == "integer" and not float(value).is_integer():
             if self.v4:
-                self.issues.append({
-                    "expected": "int", "code": "invalid_type", "format": "safeint", "path": path,
-                    "message": "Invalid input: expected int, received number",
-                })
+                self.issues.append(
+                    {
+                        "expected": "int",
+                        "code": "invalid_type",
+                        "format": "safeint",
+                        "path": path,
+                        "message": "Invalid input: expected int, received number",
+                    }
+                )
             else:
-                self.issues.append({
-                    "code": "invalid_type", "expected": "integer", "received": "float",
-                    "message": "Expected integer, received float", "path": path,
-                })
+                self.issues.append(
+                    {
+                        "code": "invalid_type",
+                        "expected": "integer",
+                        "received": "float",
+                        "message": "Expected integer, received float",
+                        "path": path,
+                    }
+                )
             return value
         if "minimum" in schema and value < schema["minimum"]:
             self.size("too_small", "number", schema["minimum"], path)

@@ -22,7 +22,8 @@ def parse_version(text: str) -> tuple[int, int, int]:
     parsed = (int(match.group(1)), int(match.group(2)), int(match.group(3)))
     if parsed < MIN_VERSION or parsed[:2] > MAX_MINOR:
         raise VersionError(
-            f"unsupported Dokploy version {text!r}: emulated range is v0.22.7..v0.30.x")
+            f"unsupported Dokploy version {text!r}: emulated range is v0.22.7..v0.30.x"
+        )
     return parsed
 
 

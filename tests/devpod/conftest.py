@@ -110,7 +110,9 @@ class DevPodCLI:
             out = (exc.stdout or b"").decode(errors="replace")
             err = (exc.stderr or b"").decode(errors="replace")
             tail = "\n".join(ANSI.sub("", out + err).splitlines()[-25:])
-            raise AssertionError(f"devpod {' '.join(args)} hung for {timeout:.0f}s:\n{tail}") from exc
+            raise AssertionError(
+                f"devpod {' '.join(args)} hung for {timeout:.0f}s:\n{tail}"
+            ) from exc
         run = Run(
             list(args),
             proc.returncode,
@@ -120,9 +122,7 @@ class DevPodCLI:
         )
         self.runs.append(run)
         if check and run.returncode != 0:
-            raise AssertionError(
-                f"devpod {' '.join(args)} exited {run.returncode}:\n{run.tail()}"
-            )
+            raise AssertionError(f"devpod {' '.join(args)} exited {run.returncode}:\n{run.tail()}")
         return run
 
     def machine_status(self, machine: str) -> str:
@@ -205,12 +205,19 @@ def devpod(
     base = free_port_block(10)
     try:
         cli(
-            "provider", "add", str(ROOT / "provider.yaml"),
-            "-o", f"DOKPLOY_SERVER_URL={emu.url}",
-            "-o", f"DOKPLOY_API_TOKEN={emu.token}",
-            "-o", f"DOKPLOY_SSH_PORT_RANGE={base}-{base + 9}",
-            "-o", f"WORKSPACE_IMAGE={docker_engine}",
-            "-o", "DOKPLOY_READY_TIMEOUT=90s",
+            "provider",
+            "add",
+            str(ROOT / "provider.yaml"),
+            "-o",
+            f"DOKPLOY_SERVER_URL={emu.url}",
+            "-o",
+            f"DOKPLOY_API_TOKEN={emu.token}",
+            "-o",
+            f"DOKPLOY_SSH_PORT_RANGE={base}-{base + 9}",
+            "-o",
+            f"WORKSPACE_IMAGE={docker_engine}",
+            "-o",
+            "DOKPLOY_READY_TIMEOUT=90s",
             *extra_options,
             timeout=120,
         )

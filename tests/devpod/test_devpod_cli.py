@@ -54,10 +54,12 @@ class Workspace:
         if first.returncode == 0:
             return first.text
         assert is_devpod_teardown_race(first.text), (
-            f"devpod up exited {first.returncode}:\n{first.tail()}")
+            f"devpod up exited {first.returncode}:\n{first.tail()}"
+        )
         self.teardown_races.append(first.tail(4))
-        warnings.warn(f"DevPod's teardown race ended an up (rerun once):\n{first.tail(4)}",
-                      stacklevel=2)
+        warnings.warn(
+            f"DevPod's teardown race ended an up (rerun once):\n{first.tail(4)}", stacklevel=2
+        )
         return self.cli(*args).text
 
     def ssh(self, command: str) -> str:
@@ -75,10 +77,12 @@ def workspace(devpod: DevPodCLI, dev_image: str) -> Iterator[Workspace]:
 
 def _load_image(ws: Workspace, image: str) -> None:
     """No registry here: copy the dev container's image into the workspace's inner engine."""
-    saved = subprocess.run(["docker", "save", image], capture_output=True, check=True,
-                           timeout=300).stdout
-    out = ws.cli("machine", "ssh", ws.machine, "--command", "docker load", stdin=saved,
-                 timeout=300).text
+    saved = subprocess.run(
+        ["docker", "save", image], capture_output=True, check=True, timeout=300
+    ).stdout
+    out = ws.cli(
+        "machine", "ssh", ws.machine, "--command", "docker load", stdin=saved, timeout=300
+    ).text
     assert f"Loaded image: {image}" in out
 
 
@@ -86,14 +90,23 @@ def _load_image(ws: Workspace, image: str) -> None:
     ("tail", "is_race"),
     [
         # the CLI's session to the agent (over the provider's tunnel), seen here
-        ("info Setup container...\nerror Error configuring git credentials: git not found\n"
-         "fatal run agent command: EOF", True),
+        (
+            "info Setup container...\nerror Error configuring git credentials: git not found\n"
+            "fatal run agent command: EOF",
+            True,
+        ),
         # the agent's session to the dev container (docker exec in the workspace): the issue's
-        ("info Setup container...\ninfo devcontainer up: run agent command: EOF\n"
-         "fatal run agent command: Process exited with status 1", True),
+        (
+            "info Setup container...\ninfo devcontainer up: run agent command: EOF\n"
+            "fatal run agent command: Process exited with status 1",
+            True,
+        ),
         # a tunnel that died, an injection failure, a failure before the setup: not the race
-        ("info Setup container...\nfatal run agent command: wait: remote command exited "
-         "without exit status or exit signal", False),
+        (
+            "info Setup container...\nfatal run agent command: wait: remote command exited "
+            "without exit status or exit signal",
+            False,
+        ),
         ("info Creating devcontainer...\nfatal executing agent command: EOF", False),
         ("fatal run agent command: EOF", False),
     ],
@@ -105,8 +118,14 @@ def test_only_devpods_teardown_race_is_rerun(tail: str, is_race: bool) -> None:
 def test_doctor_with_nothing_exported_uses_devpods_stored_options(devpod: DevPodCLI) -> None:
     # after `devpod provider add -o …`, a person runs doctor in a plain shell
     env = {k: v for k, v in devpod.env.items() if k in {"PATH", "HOME", "DEVPOD_HOME", "TMPDIR"}}
-    proc = subprocess.run(["dokploy-provider", "doctor", "--json"], env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        ["dokploy-provider", "doctor", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     config = Path(devpod.env["DEVPOD_HOME"]) / "config.yaml"
     assert f"stored in {config}" in proc.stderr, proc.stderr
     assert devpod.emulator.url in proc.stdout + proc.stderr  # it checked our server
@@ -117,8 +136,19 @@ def test_doctor_with_nothing_exported_uses_devpods_stored_options(devpod: DevPod
 
 def test_up_creates_the_machine_and_the_workspace(workspace: Workspace, dev_image: str) -> None:
     cli = workspace.cli
-    first = cli("up", str(workspace.folder), "--provider", "dokploy", "--ide", "none",
-                "--id", WORKSPACE, "--daemon-interval", DAEMON_INTERVAL, check=False)
+    first = cli(
+        "up",
+        str(workspace.folder),
+        "--provider",
+        "dokploy",
+        "--ide",
+        "none",
+        "--id",
+        WORKSPACE,
+        "--daemon-interval",
+        DAEMON_INTERVAL,
+        check=False,
+    )
     (workspace.machine,) = cli.machines()  # DevPod named it <workspace>-<5 hex>
     assert workspace.machine.startswith(f"{WORKSPACE}-")
     assert cli.machine_status(workspace.machine) == "Running"
@@ -146,9 +176,14 @@ def test_stop_then_up_brings_the_workspace_back(workspace: Workspace, cycle: int
 def test_one_inactivity_daemon_runs_and_it_is_devpods(workspace: Workspace) -> None:
     # DevPod's agent owns the daemon (its SysV service, started by `up` or by the boot script
     # after a restart); nothing else starts a second one.
-    out = workspace.cli("machine", "ssh", workspace.machine, "--command",
-                        "ps -eo args | grep -c '[a]gent daemon'; cat /etc/init.d/devpod",
-                        timeout=120).stdout
+    out = workspace.cli(
+        "machine",
+        "ssh",
+        workspace.machine,
+        "--command",
+        "ps -eo args | grep -c '[a]gent daemon'; cat /etc/init.d/devpod",
+        timeout=120,
+    ).stdout
     count, _, service = out.partition("\n")
     assert count.strip() == "1", out
     assert f"--interval {DAEMON_INTERVAL}" in service
@@ -176,18 +211,29 @@ def test_up_after_auto_stop_keeps_the_data(workspace: Workspace) -> None:
 def test_delete_leaves_nothing(workspace: Workspace) -> None:
     cli = workspace.cli
     app_name = json.loads(
-        (Path(cli.env["DEVPOD_HOME"]) / "contexts" / "default" / "machines" / workspace.machine
-         / "dokploy-machine.json").read_text()
+        (
+            Path(cli.env["DEVPOD_HOME"])
+            / "contexts"
+            / "default"
+            / "machines"
+            / workspace.machine
+            / "dokploy-machine.json"
+        ).read_text()
     )["app_name"]
     cli("delete", WORKSPACE, "--force", timeout=300)
     assert cli.machines() == []
     assert cli.emulator.admin("state")["composes"] == []
     label = f"label=com.docker.compose.project={app_name}"
-    left = subprocess.run(["docker", "ps", "-aq", "--filter", label], capture_output=True,
-                          text=True, check=True).stdout.split()
+    left = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", label], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert left == []
-    volumes = subprocess.run(["docker", "volume", "ls", "-q", "--filter", label],
-                             capture_output=True, text=True, check=True).stdout.split()
+    volumes = subprocess.run(
+        ["docker", "volume", "ls", "-q", "--filter", label],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert volumes == []
 
 
@@ -197,7 +243,9 @@ def test_a_machine_whose_name_spells_arm_gets_the_amd64_agent(devpod: DevPodCLI)
     # `machine ssh` retried for ever ("Waiting for devpod agent to come up...")
     devpod("machine", "create", "warm", "--provider", "dokploy", timeout=300)
     try:
-        out = devpod("machine", "ssh", "warm", "--command", "uname -m; hostname", timeout=120).stdout
+        out = devpod(
+            "machine", "ssh", "warm", "--command", "uname -m; hostname", timeout=120
+        ).stdout
         arch, hostname = out.split()
         assert arch == "x86_64" or arch == "aarch64"
         assert "arm" not in hostname

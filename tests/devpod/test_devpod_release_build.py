@@ -37,8 +37,9 @@ def devpod_binary() -> str:
     binary = os.environ.get(RELEASE_ENV, "")
     if not binary or not os.access(binary, os.X_OK):
         pytest.skip(f"no DevPod release build: set {RELEASE_ENV}=/path/to/devpod (v0.6.15)")
-    version = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=30,
-                             check=False).stdout.strip()
+    version = subprocess.run(
+        [binary, "version"], capture_output=True, text=True, timeout=30, check=False
+    ).stdout.strip()
     if version in {"", "v0.0.0"}:
         pytest.skip(f"{RELEASE_ENV}={binary} is a development build ({version or 'no version'})")
     return binary
@@ -49,7 +50,9 @@ def _container(cli: DevPodCLI, machine: str) -> str:
     app_name = json.loads((state / "dokploy-machine.json").read_text())["app_name"]
     (container,) = subprocess.run(
         ["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={app_name}"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     return container
 
@@ -67,22 +70,37 @@ def test_a_release_build_downloads_its_agent_from_agent_url(
 
     container = _container(cli, MACHINE)
     subprocess.run(["docker", "exec", container, "mkdir", "-p", MIRROR], check=True)
-    subprocess.run(["docker", "cp", devpod_binary, f"{container}:{MIRROR}/devpod-linux-amd64"],
-                   check=True, timeout=120)
+    subprocess.run(
+        ["docker", "cp", devpod_binary, f"{container}:{MIRROR}/devpod-linux-amd64"],
+        check=True,
+        timeout=120,
+    )
 
-    saved = subprocess.run(["docker", "save", dev_image], capture_output=True, check=True,
-                           timeout=300).stdout
+    saved = subprocess.run(
+        ["docker", "save", dev_image], capture_output=True, check=True, timeout=300
+    ).stdout
     loaded = cli("machine", "ssh", MACHINE, "--command", "docker load", stdin=saved, timeout=300)
     assert f"Loaded image: {dev_image}" in loaded.text
-    agent = cli("machine", "ssh", MACHINE, "--command", "/var/lib/devpod/devpod version",
-                timeout=120).stdout.strip()
+    agent = cli(
+        "machine", "ssh", MACHINE, "--command", "/var/lib/devpod/devpod version", timeout=120
+    ).stdout.strip()
     assert agent == cli.version  # the mirror's binary, i.e. the release build itself
 
     folder = cli.root / "release-project"
     (folder / ".devcontainer").mkdir(parents=True)
     (folder / ".devcontainer" / "devcontainer.json").write_text(json.dumps({"image": dev_image}))
-    args = ("up", str(folder), "--provider", "dokploy", "--machine", MACHINE, "--ide", "none",
-            "--id", WORKSPACE)
+    args = (
+        "up",
+        str(folder),
+        "--provider",
+        "dokploy",
+        "--machine",
+        MACHINE,
+        "--ide",
+        "none",
+        "--id",
+        WORKSPACE,
+    )
     first = cli(*args, check=False)
     if first.returncode != 0:
         assert is_devpod_teardown_race(first.text), first.tail()

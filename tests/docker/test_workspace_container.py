@@ -63,8 +63,7 @@ def test_create_answers_ssh(workspace: Workspace) -> None:
     TIMINGS["create (image build included if first)"] = time.monotonic() - started
     assert result.returncode == 0, result.err
     assert result.stdout == b""
-    TIMINGS["container start -> create returned (SSH ready)"] = time.time() - _started_at(
-        workspace)
+    TIMINGS["container start -> create returned (SSH ready)"] = time.time() - _started_at(workspace)
     assert workspace.status() == "Running"
     container = workspace.container()
     assert container is not None
@@ -112,7 +111,7 @@ def test_successor_agents_daemon_json_merge_is_refused_safely(workspace: Workspa
     # merge the containerd snapshotter into /etc/docker/daemon.json and SIGHUP dockerd.
     driver = workspace.sh("docker info --format '{{.Driver}}'").strip()
     workspace.sh(
-        "sed -i 's/^{/{ \"features\": { \"containerd-snapshotter\": true },/'"
+        'sed -i \'s/^{/{ "features": { "containerd-snapshotter": true },/\''
         " /etc/docker/daemon.json && pkill -HUP dockerd && sleep 1"
     )
     assert "containerd-snapshotter" in workspace.sh("cat /etc/docker/daemon.json")
@@ -152,8 +151,7 @@ def test_data_and_inner_images_survive_stop_and_start(workspace: Workspace) -> N
     start = workspace.run("start", timeout=300)
     TIMINGS["start verb (stopped -> SSH ready)"] = time.monotonic() - started
     assert start.returncode == 0, start.err
-    TIMINGS["container start -> start returned (SSH ready)"] = time.time() - _started_at(
-        workspace)
+    TIMINGS["container start -> start returned (SSH ready)"] = time.time() - _started_at(workspace)
     assert workspace.status() == "Running"
     assert workspace.sh(f"cat {VOLUME_FILE} /root/layer.txt") == "kept\nlayer\n"
     assert INNER_IMAGE in workspace.sh("docker images --format '{{.Repository}}:{{.Tag}}'")
@@ -248,31 +246,51 @@ def test_delete_leaves_no_container_and_no_volume(workspace: Workspace) -> None:
 
 def test_gpu_reservation_reaches_the_engine(docker_engine: str, tmp_path: Path) -> None:
     """No GPU here: compose must accept the file and hand the engine an NVIDIA request."""
-    settings = load_settings({
-        "DOKPLOY_SERVER_URL": "http://127.0.0.1:3000", "DOKPLOY_API_TOKEN": "unused",
-        "WORKSPACE_IMAGE": docker_engine, "WORKSPACE_GPU": "all",
-    })
+    settings = load_settings(
+        {
+            "DOKPLOY_SERVER_URL": "http://127.0.0.1:3000",
+            "DOKPLOY_API_TOKEN": "unused",
+            "WORKSPACE_IMAGE": docker_engine,
+            "WORKSPACE_GPU": "all",
+        }
+    )
     key = base64.b64encode(b"not a key").decode()
-    text = compose.render(settings, compose.WorkspaceSpec("gpu-probe", 1, "ssh-ed25519 AAAA x", key))
+    text = compose.render(
+        settings, compose.WorkspaceSpec("gpu-probe", 1, "ssh-ed25519 AAAA x", key)
+    )
     (tmp_path / "docker-compose.yml").write_text(text)
     project = f"gpu-probe-{tmp_path.name[-8:].lower().replace('_', '')}"
     config = subprocess.run(
         ["docker", "compose", "-p", project, "config", "--format", "json"],
-        cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert config.returncode == 0, config.stderr
     assert '"driver": "nvidia"' in config.stdout.replace('":"', '": "')
     try:
         create = subprocess.run(
             ["docker", "compose", "-p", project, "up", "--no-start"],
-            cwd=tmp_path, capture_output=True, text=True, check=False, timeout=600,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
         )
         assert create.returncode == 0, create.stderr
         container = docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={project}")
-        requests = docker("inspect", "-f", "{{json .HostConfig.DeviceRequests}}",
-                          container.split()[0])
+        requests = docker(
+            "inspect", "-f", "{{json .HostConfig.DeviceRequests}}", container.split()[0]
+        )
         assert '"Driver":"nvidia"' in requests and '"Count":-1' in requests, requests
         assert '"gpu"' in requests, requests
     finally:
-        subprocess.run(["docker", "compose", "-p", project, "down", "-v"], cwd=tmp_path,
-                       capture_output=True, check=False, timeout=120)
+        subprocess.run(
+            ["docker", "compose", "-p", project, "down", "-v"],
+            cwd=tmp_path,
+            capture_output=True,
+            check=False,
+            timeout=120,
+        )

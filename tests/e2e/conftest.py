@@ -29,7 +29,7 @@ GENERATION = os.environ.get("DOKPLOY_TEST_DEVPOD_GENERATION", "devpod")
 #: POSIX shell, for which dash (no bash-isms) stands in.
 #: The base variables Devsy v1.1 renames (its pkg/config/env.go).
 DEVSY_NAMES = {
-    name: "DEVSY" + name[len("DEVPOD"):]
+    name: "DEVSY" + name[len("DEVPOD") :]
     for name in ("DEVPOD", "DEVPOD_OS", "DEVPOD_ARCH", "DEVPOD_LOG_LEVEL", "DEVPOD_DEBUG")
 }
 EXEC_SHELL = shutil.which("bash" if GENERATION == "devpod" else "dash") or "sh"

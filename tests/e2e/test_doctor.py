@@ -169,13 +169,24 @@ def test_doctor_with_nothing_exported_reads_the_options_devpod_stored(
         "DOKPLOY_SSH_HOST": {},
     }
     config = home / ".devpod" / "config.yaml"
-    config.write_text(yaml.safe_dump({
-        "contexts": {"default": {"providers": {"dokploy": {"options": stored}}}},
-        "defaultContext": "default",
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "contexts": {"default": {"providers": {"dokploy": {"options": stored}}}},
+                "defaultContext": "default",
+            }
+        )
+    )
     env = {"PATH": os.environ["PATH"], "HOME": str(home)}  # a plain shell: nothing exported
-    proc = subprocess.run([PROVIDER, "doctor", "--json"], env=env, capture_output=True,
-                          text=True, timeout=120, cwd=tmp_path, check=False)
+    proc = subprocess.run(
+        [PROVIDER, "doctor", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=False,
+    )
     assert f"stored in {config}" in proc.stderr, proc.stderr
     assert emulator_latest.token not in proc.stdout + proc.stderr
     checks = {row["check"]: row for row in json.loads(proc.stdout)}
@@ -235,18 +246,32 @@ def test_doctor_finds_remote_deploys_failed_by_a_noisy_login_shell(
         assert before["status"] == "ok"
         # a colleague's compose on the same server, deployed once
         headers = {"x-api-key": emu.token}
-        project = httpx.post(f"{emu.url}/api/project.create", headers=headers,
-                             json={"name": "theirs"}).json()
-        created = httpx.post(f"{emu.url}/api/compose.create", headers=headers, json={
-            "name": "their-app", "serverId": server["serverId"],
-            "environmentId": project["environment"]["environmentId"],
-        }).json()
-        httpx.post(f"{emu.url}/api/compose.update", headers=headers, json={
-            "composeId": created["composeId"], "sourceType": "raw",
-            "composeFile": "services:\n  web:\n    image: x\n",
-        }).raise_for_status()
-        httpx.post(f"{emu.url}/api/compose.deploy", headers=headers,
-                   json={"composeId": created["composeId"]}).raise_for_status()
+        project = httpx.post(
+            f"{emu.url}/api/project.create", headers=headers, json={"name": "theirs"}
+        ).json()
+        created = httpx.post(
+            f"{emu.url}/api/compose.create",
+            headers=headers,
+            json={
+                "name": "their-app",
+                "serverId": server["serverId"],
+                "environmentId": project["environment"]["environmentId"],
+            },
+        ).json()
+        httpx.post(
+            f"{emu.url}/api/compose.update",
+            headers=headers,
+            json={
+                "composeId": created["composeId"],
+                "sourceType": "raw",
+                "composeFile": "services:\n  web:\n    image: x\n",
+            },
+        ).raise_for_status()
+        httpx.post(
+            f"{emu.url}/api/compose.deploy",
+            headers=headers,
+            json={"composeId": created["composeId"]},
+        ).raise_for_status()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not any(
             d["status"] != "running" for d in emu.admin("state")["deployments"]

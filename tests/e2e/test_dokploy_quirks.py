@@ -26,7 +26,9 @@ def _state(devpod: DevPod, machine_id: str = "ws1") -> dict:
     return json.loads((devpod.machine_folder(machine_id) / "dokploy-machine.json").read_text())
 
 
-def test_port_taken_outside_dokploy_is_found_without_deploy_logs(tmp_path: Path, devpod_factory) -> None:
+def test_port_taken_outside_dokploy_is_found_without_deploy_logs(
+    tmp_path: Path, devpod_factory
+) -> None:
     # v0.29.4 has no deployment.readLogs and Dokploy leaves errorMessage empty: the conflict
     # is inferred from a container that was created but never started
     emu = start_emulator(tmp_path, "v0.29.4")
@@ -98,8 +100,11 @@ def test_a_compose_deleted_during_the_ssh_wait_is_noticed(emulator_latest, devpo
     (compose,) = _composes(emu)
     time.sleep(1)  # create is now probing the SSH port that never opens
     deleted_at = time.monotonic()
-    httpx.post(f"{emu.url}/api/compose.delete", headers={"x-api-key": emu.token},
-               json={"composeId": compose["composeId"], "deleteVolumes": True}).raise_for_status()
+    httpx.post(
+        f"{emu.url}/api/compose.delete",
+        headers={"x-api-key": emu.token},
+        json={"composeId": compose["composeId"], "deleteVolumes": True},
+    ).raise_for_status()
     worker.join(240)
     (result,) = results
     assert result.returncode == 5, result.err
@@ -118,17 +123,32 @@ def test_a_git_sourced_compose_publishing_the_port_counts(emulator_latest, devpo
     assert devpod.run("delete", "first").returncode == 0
     headers = {"x-api-key": emu.token}
     env_id = emu.admin("state")["environments"][0]["environmentId"]
-    created = httpx.post(f"{emu.url}/api/compose.create", headers=headers,
-                         json={"name": "their-git-app", "environmentId": env_id})
+    created = httpx.post(
+        f"{emu.url}/api/compose.create",
+        headers=headers,
+        json={"name": "their-git-app", "environmentId": env_id},
+    )
     created.raise_for_status()
     compose_id = created.json()["composeId"]
-    httpx.post(f"{emu.url}/api/compose.update", headers=headers, json={
-        "composeId": compose_id, "sourceType": "git", "composeFile": "",
-        "customGitUrl": "https://git.example/their/app.git", "customGitBranch": "main",
-    }).raise_for_status()
+    httpx.post(
+        f"{emu.url}/api/compose.update",
+        headers=headers,
+        json={
+            "composeId": compose_id,
+            "sourceType": "git",
+            "composeFile": "",
+            "customGitUrl": "https://git.example/their/app.git",
+            "customGitBranch": "main",
+        },
+    ).raise_for_status()
     # their repository's compose file, as the last clone left it on the server
-    emu.admin("clone", {"composeId": compose_id,
-                        "composeFile": f"services:\n  ssh:\n    image: x\n    ports:\n      - {port}:22\n"})
+    emu.admin(
+        "clone",
+        {
+            "composeId": compose_id,
+            "composeFile": f"services:\n  ssh:\n    image: x\n    ports:\n      - {port}:22\n",
+        },
+    )
     result = devpod.run("create", "second")
     assert result.returncode != 0
     assert f"{port}-{port}" in result.err and "published" in result.err, result.err

@@ -313,14 +313,22 @@ def test_a_colleagues_unquoted_port_counts_as_published(emulator_latest, devpod_
     assert devpod.run("delete", "first").returncode == 0
     headers = {"x-api-key": emulator_latest.token}
     env_id = emulator_latest.admin("state")["environments"][0]["environmentId"]
-    created = httpx.post(f"{emulator_latest.url}/api/compose.create", headers=headers,
-                         json={"name": "their-ssh", "environmentId": env_id})
+    created = httpx.post(
+        f"{emulator_latest.url}/api/compose.create",
+        headers=headers,
+        json={"name": "their-ssh", "environmentId": env_id},
+    )
     created.raise_for_status()
     # YAML 1.2 (Compose, Dokploy): the string "PORT:22"; YAML 1.1 (PyYAML): PORT*60+22
-    httpx.post(f"{emulator_latest.url}/api/compose.update", headers=headers, json={
-        "composeId": created.json()["composeId"], "sourceType": "raw",
-        "composeFile": f"services:\n  ssh:\n    image: x\n    ports:\n      - {port}:22\n",
-    }).raise_for_status()
+    httpx.post(
+        f"{emulator_latest.url}/api/compose.update",
+        headers=headers,
+        json={
+            "composeId": created.json()["composeId"],
+            "sourceType": "raw",
+            "composeFile": f"services:\n  ssh:\n    image: x\n    ports:\n      - {port}:22\n",
+        },
+    ).raise_for_status()
     assert state["ssh_port"] == port
     result = devpod.run("create", "second")
     assert result.returncode != 0
@@ -337,8 +345,13 @@ def test_a_compose_deleted_during_create_is_noticed(devpod_factory, tmp_path, ve
 
     from dokploy_emulator.process import launch
 
-    emu = launch(tmp_path / "slow", version=version, extra_args=["--deploy-delay", "60"],
-                 log_path=tmp_path / "slow.log", label="e2e")
+    emu = launch(
+        tmp_path / "slow",
+        version=version,
+        extra_args=["--deploy-delay", "60"],
+        log_path=tmp_path / "slow.log",
+        label="e2e",
+    )
     try:
         devpod = devpod_factory(emu, DOKPLOY_DEPLOY_TIMEOUT="10m")
         results = []
@@ -349,8 +362,11 @@ def test_a_compose_deleted_during_create_is_noticed(devpod_factory, tmp_path, ve
             time.sleep(0.2)
         (compose,) = _composes(emu)
         time.sleep(1)  # the deploy is queued (60 s delay) and create is waiting on it
-        httpx.post(f"{emu.url}/api/compose.delete", headers={"x-api-key": emu.token},
-                   json={"composeId": compose["composeId"], "deleteVolumes": True}).raise_for_status()
+        httpx.post(
+            f"{emu.url}/api/compose.delete",
+            headers={"x-api-key": emu.token},
+            json={"composeId": compose["composeId"], "deleteVolumes": True},
+        ).raise_for_status()
         worker.join(240)
         (result,) = results
         assert result.returncode == 5, result.err
@@ -371,8 +387,11 @@ def test_delete_that_leaves_the_container_says_so(
         state = json.loads((devpod.machine_folder("ws1") / "dokploy-machine.json").read_text())
         emu.admin("faults", {"compose_dir_missing": True})  # #4064: `cd dir && down` fails
         result = devpod.run("delete", DEVPOD_DEBUG="true")
-        containers = emu.api("docker.getContainersByAppNameMatch", appName=state["app_name"],
-                             appType="docker-compose")
+        containers = emu.api(
+            "docker.getContainersByAppNameMatch",
+            appName=state["app_name"],
+            appType="docker-compose",
+        )
         if not left_behind:
             assert result.returncode == 0, result.err
             assert containers == []

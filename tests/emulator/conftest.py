@@ -98,7 +98,10 @@ class Api:
         return response.json() if response.content else None
 
     def new_compose(
-        self, name: str = "ws", compose_file: str | None = None, raw: bool = True,
+        self,
+        name: str = "ws",
+        compose_file: str | None = None,
+        raw: bool = True,
         server_id: str | None = None,
     ) -> dict[str, Any]:
         """project.create + compose.create (+ compose.update to a raw file) for any version."""

@@ -17,8 +17,18 @@ from .conftest import API_KEY, Api, SshKey, ssh, wait_for, workspace_file
 
 def _cli(api_key: str, version: str, *extra: str) -> list[str]:
     """``python -m dokploy_emulator`` on a free port with the key on the command line."""
-    return [sys.executable, "-m", "dokploy_emulator", "--port", "0", "--api-key", api_key,
-            "--version", version, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "dokploy_emulator",
+        "--port",
+        "0",
+        "--api-key",
+        api_key,
+        "--version",
+        version,
+        *extra,
+    ]
 
 
 def _alive(pid: int) -> bool:
@@ -31,8 +41,16 @@ def _alive(pid: int) -> bool:
 
 def test_cli_ready_line_and_sigterm_stops_sshds(tmp_path: Path, ssh_key: SshKey) -> None:
     proc = subprocess.Popen(
-        _cli(API_KEY, "v0.26.0", "--state-dir", str(tmp_path / "state"),
-             "--deploy-delay", "0.01", "--remote-server", "edge"),
+        _cli(
+            API_KEY,
+            "v0.26.0",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--deploy-delay",
+            "0.01",
+            "--remote-server",
+            "edge",
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -115,13 +115,16 @@ def test_ignore_sigterm_holds_stop_and_delete_answers(
     cid, app = compose["composeId"], compose["appName"]
     assert api.deploy_and_wait(cid) == "done"
     emu.faults.set(ignore_sigterm_seconds=2)
-    for procedure, body in (("compose.stop", {"composeId": cid}),
-                            ("compose.delete", {"composeId": cid, "deleteVolumes": True})):
+    for procedure, body in (
+        ("compose.stop", {"composeId": cid}),
+        ("compose.delete", {"composeId": cid, "deleteVolumes": True}),
+    ):
         if procedure == "compose.delete":
             api.ok("POST", "compose.start", {"composeId": cid})
         answers: list[int] = []
         call = threading.Thread(
-            target=lambda p=procedure, b=body, a=answers: a.append(api.post(p, b).status_code))
+            target=lambda p=procedure, b=body, a=answers: a.append(api.post(p, b).status_code)
+        )
         call.start()
         time.sleep(0.5)
         # no answer yet, and the workspace is still up: the stop is still under way
@@ -132,7 +135,8 @@ def test_ignore_sigterm_holds_stop_and_delete_answers(
 
 
 @pytest.mark.parametrize(
-    ("version", "fails"), [("v0.28.1", False), ("v0.28.2", True), ("v0.29.13", True), ("v0.29.14", False)]
+    ("version", "fails"),
+    [("v0.28.1", False), ("v0.28.2", True), ("v0.29.13", True), ("v0.29.14", False)],
 )
 def test_login_shell_stderr_fails_remote_deploys_on_the_versions_that_read_back(
     make_emulator, ssh_key: SshKey, version: str, fails: bool
@@ -143,8 +147,9 @@ def test_login_shell_stderr_fails_remote_deploys_on_the_versions_that_read_back(
     emu.faults.set(login_shell_stderr=True)
     local = api.new_compose("local", workspace_file(free_port(), ssh_key))
     assert api.deploy_and_wait(local["composeId"]) == "done"  # the Dokploy host: no SSH read
-    remote = api.new_compose("remote", workspace_file(free_port(), ssh_key),
-                             server_id=server["serverId"])
+    remote = api.new_compose(
+        "remote", workspace_file(free_port(), ssh_key), server_id=server["serverId"]
+    )
     assert api.deploy_and_wait(remote["composeId"]) == ("error" if fails else "done")
     if fails:
         assert "Compose file not found" in api.last_log(remote["composeId"])
@@ -156,9 +161,15 @@ def test_login_shell_stderr_fails_remote_deploys_on_the_versions_that_read_back(
 def test_converted_compose_is_the_file_on_disk(api: Api, emu: Emulator, ssh_key: SshKey) -> None:
     git = api.new_compose("git")
     cid = git["composeId"]
-    assert api.ok("GET", "compose.getConvertedCompose", {"composeId": cid}) == "null\n"  # no clone yet
+    assert (
+        api.ok("GET", "compose.getConvertedCompose", {"composeId": cid}) == "null\n"
+    )  # no clone yet
     text = "services:\n  web:\n    image: x\n    ports:\n      - 8080:80\n"
-    httpx.post(f"{emu.url}/__emulator/clone", json={"composeId": cid, "composeFile": text}).raise_for_status()
+    httpx.post(
+        f"{emu.url}/__emulator/clone", json={"composeId": cid, "composeFile": text}
+    ).raise_for_status()
     assert api.ok("GET", "compose.getConvertedCompose", {"composeId": cid}) == text
-    missing = httpx.post(f"{emu.url}/__emulator/clone", json={"composeId": "nope", "composeFile": ""})
+    missing = httpx.post(
+        f"{emu.url}/__emulator/clone", json={"composeId": "nope", "composeFile": ""}
+    )
     assert missing.status_code == 404

@@ -134,17 +134,22 @@ def _colleague_publishes_the_port(*, git: bool) -> Callable[[Ctx], None]:
         (port,) = {int(p) for p in ctx.devpod.options["DOKPLOY_SSH_PORT_RANGE"].split("-")}
         env_id = ctx.emu.admin("state")["environments"][0]["environmentId"]
         created = httpx.post(
-            f"{ctx.emu.url}/api/compose.create", headers={"x-api-key": ctx.emu.token},
+            f"{ctx.emu.url}/api/compose.create",
+            headers={"x-api-key": ctx.emu.token},
             json={"name": "other", "environmentId": env_id},
         ).json()
         text = f"services:\n  ssh:\n    image: x\n    ports:\n      - {port}:22\n"
         if git:
-            ctx.api_post("compose.update", {"composeId": created["composeId"],
-                                            "sourceType": "git", "composeFile": ""})
+            ctx.api_post(
+                "compose.update",
+                {"composeId": created["composeId"], "sourceType": "git", "composeFile": ""},
+            )
             ctx.emu.admin("clone", {"composeId": created["composeId"], "composeFile": text})
         else:
-            ctx.api_post("compose.update", {"composeId": created["composeId"],
-                                            "sourceType": "raw", "composeFile": text})
+            ctx.api_post(
+                "compose.update",
+                {"composeId": created["composeId"], "sourceType": "raw", "composeFile": text},
+            )
 
     return setup
 
@@ -603,7 +608,9 @@ ROWS = [
 
 
 @pytest.fixture
-def emulator_for(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[Row], EmulatorProcess]]:
+def emulator_for(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[Row], EmulatorProcess]]:
     """The row's emulator: the shared latest one, or one of the version the row needs."""
     started: list[EmulatorProcess] = []
 

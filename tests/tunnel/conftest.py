@@ -178,7 +178,9 @@ def run_in_process(
 
     ``prepare`` gets the connected transport before the session opens.
     """
-    conn = ssh.connect(workspace.state, workspace.folder.client_key_path, timeout=10)
+    conn = ssh.connect(
+        ssh.SSHTarget.of(workspace.state), workspace.folder.client_key_path, timeout=10
+    )
     if prepare is not None:
         prepare(conn.transport)
     source = tmp / "in.bin"

@@ -76,7 +76,9 @@ def test_untested_paramiko_touches_no_internals(monkeypatch: pytest.MonkeyPatch)
 def test_tested_paramiko_takes_every_fast_path(workspace: Workspace) -> None:
     # A tested release must not fall back quietly (an attribute check failing on a real
     # channel would leave the tunnel correct but slow).
-    conn = ssh.connect(workspace.state, workspace.folder.client_key_path, timeout=10)
+    conn = ssh.connect(
+        ssh.SSHTarget.of(workspace.state), workspace.folder.client_key_path, timeout=10
+    )
     try:
         assert paramiko_fast.direct_output_supported(conn.transport)
         assert paramiko_fast.install_channel_handlers(conn.transport)

@@ -20,7 +20,9 @@ from .conftest import Workspace, make_machine, start_sshd
 
 
 def test_connect_ok_uses_gcm_and_runs_a_command(workspace: Workspace) -> None:
-    conn = ssh.connect(workspace.state, workspace.folder.client_key_path, timeout=5)
+    conn = ssh.connect(
+        ssh.SSHTarget.of(workspace.state), workspace.folder.client_key_path, timeout=5
+    )
     try:
         assert conn.cipher == "aes128-gcm@openssh.com"
         assert conn.transport.is_authenticated()
@@ -65,7 +67,7 @@ def test_probe_and_connect_wrong_host_key(workspace: Workspace) -> None:
     result = ssh_ready.probe(state, workspace.folder.client_key_path, 5)
     assert result.kind == ssh_ready.HOST_KEY_MISMATCH
     with pytest.raises(HostKeyMismatch) as info:
-        ssh.connect(state, workspace.folder.client_key_path, timeout=5)
+        ssh.connect(ssh.SSHTarget.of(state), workspace.folder.client_key_path, timeout=5)
     err = info.value
     assert err.target == state.target and err.exit_code == 255
     assert workspace.keys.host_fingerprint in str(err)  # what was presented
@@ -79,7 +81,7 @@ def test_probe_and_connect_auth_refused(workspace: Workspace, tmp_path: Path) ->
     result = ssh_ready.probe(workspace.state, wrong, 5)
     assert result.kind == ssh_ready.AUTH_REFUSED
     with pytest.raises(SSHAuthRefused) as info:
-        ssh.connect(workspace.state, wrong, timeout=5)
+        ssh.connect(ssh.SSHTarget.of(workspace.state), wrong, timeout=5)
     assert info.value.target == workspace.state.target
     assert "refused" in str(info.value)
 
@@ -146,4 +148,4 @@ def test_wait_until_ready_succeeds_once_sshd_starts(tmp_path: Path) -> None:
 def test_malformed_pin_is_a_state_error_before_any_network(workspace: Workspace) -> None:
     state = workspace.state.replace(ssh_port=free_port(), host_key_public="ssh-ed25519 !!!")
     with pytest.raises(StateError, match="pinned host key"):  # not SSHPortClosed
-        ssh.connect(state, workspace.folder.client_key_path, timeout=2)
+        ssh.connect(ssh.SSHTarget.of(state), workspace.folder.client_key_path, timeout=2)

@@ -237,8 +237,11 @@ def test_version_features(feature: str, below: str, at: str) -> None:
 
 
 def test_login_shell_stderr_breaks_remote_deploys_from_v0_28_2_to_v0_29_13() -> None:
-    affected = [v for v in ("v0.28.1", "v0.28.2", "v0.29.13", "v0.29.14")
-                if DokployVersion.parse(v).remote_deploy_fails_on_login_stderr]
+    affected = [
+        v
+        for v in ("v0.28.1", "v0.28.2", "v0.29.13", "v0.29.14")
+        if DokployVersion.parse(v).remote_deploy_fails_on_login_stderr
+    ]
     assert affected == ["v0.28.2", "v0.29.13"]
 
 
@@ -953,11 +956,17 @@ def test_cloud_compose_create_without_a_server_says_set_the_server_id(
     router: respx.Router,
 ) -> None:
     # Dokploy Cloud and v0.29.6+ with remote servers only: a 401 *with* a code
-    router.post("/compose.create").respond(401, json={
-        "message": "You need to use a server to create a compose", "code": "UNAUTHORIZED"})
+    router.post("/compose.create").respond(
+        401,
+        json={"message": "You need to use a server to create a compose", "code": "UNAUTHORIZED"},
+    )
     with pytest.raises(PermissionDenied) as info:
         make_client(router).create_compose(
-            name="w", app_name="w", description=None, project_id=None, environment_id="e1",
+            name="w",
+            app_name="w",
+            description=None,
+            project_id=None,
+            environment_id="e1",
             server_id=None,
         )
     text = str(info.value)
@@ -1439,7 +1448,6 @@ def test_remove_project(router: respx.Router) -> None:
     route = router.post("/project.remove").respond(json={"projectId": "p2", "name": "x"})
     make_client(router).remove_project("p2")
     assert sent_json(route) == {"projectId": "p2"}
-
 
 
 @pytest.mark.parametrize(

@@ -476,12 +476,17 @@ def _imported_modules(module: str) -> set[str]:
 
 
 def test_fast_path_and_cli_share_run_verb_without_an_import_circle() -> None:
-    # cli imports fast_status (to try it first); neither fast_status nor verbs may import cli.
+    # cli imports fast_status (to try it first) and the Click commands; neither fast_status nor
+    # verbs may import cli or the commands.
     assert "dokploy_provider.fast_status" in _imported_modules("dokploy_provider.cli")
+    assert "dokploy_provider.commands" in _imported_modules("dokploy_provider.cli")
     for module in ("dokploy_provider.fast_status", "dokploy_provider.verbs"):
-        assert not any(name.startswith("dokploy_provider.cli") for name in _imported_modules(module))
+        assert not any(
+            name.startswith(("dokploy_provider.cli", "dokploy_provider.commands"))
+            for name in _imported_modules(module)
+        )
     assert "dokploy_provider.verbs.run_verb" in _imported_modules("dokploy_provider.fast_status")
-    assert "dokploy_provider.verbs.run_verb" in _imported_modules("dokploy_provider.cli")
+    assert "dokploy_provider.verbs.run_verb" in _imported_modules("dokploy_provider.commands")
 
 
 # -- one set of models: the fast path's views read what the pydantic models read ----------------
@@ -497,7 +502,12 @@ def _deployment_view(row: dict[str, Any]) -> object:
 VIEWS = [
     (fast_status.Compose, models.Compose, fast_status.parse_compose, COMPOSE),
     (fast_status.Deployment, models.Deployment, _deployment_view, DEPLOYMENT),
-    (fast_status.Container, models.Container, lambda row: fast_status.parse_containers([row])[0], CONTAINER),
+    (
+        fast_status.Container,
+        models.Container,
+        lambda row: fast_status.parse_containers([row])[0],
+        CONTAINER,
+    ),
 ]
 
 
@@ -514,7 +524,9 @@ def test_views_are_the_models_fields_read_the_same_way(
     for sample in (body, minimal):
         full, fast = model.model_validate(sample), parse(sample)
         for item in dataclasses.fields(view):
-            assert item.name in model.model_fields, f"{view.__name__}.{item.name} is not a model field"
+            assert item.name in model.model_fields, (
+                f"{view.__name__}.{item.name} is not a model field"
+            )
             if item.name != "deployments":
                 assert getattr(fast, item.name) == getattr(full, item.name), item.name
         if view is fast_status.Compose:

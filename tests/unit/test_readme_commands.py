@@ -77,6 +77,8 @@ def test_doc_links_stay_inside_the_repository_and_exist() -> None:
             if re.match(r"[a-z]+://", target):
                 continue
             resolved = (document.parent / target).resolve()
-            assert resolved.is_relative_to(ROOT), f"{document.name} links outside the repo: {target}"
+            assert resolved.is_relative_to(ROOT), (
+                f"{document.name} links outside the repo: {target}"
+            )
             assert resolved.exists(), f"{document.name} links to a missing file: {target}"
         assert "../shared" not in text, f"{document.name} names a file outside the repository"

@@ -23,13 +23,15 @@ SERVER = "https://dokploy.example.com"
 
 def make_client(router: respx.Router) -> DokployClient:
     router.get("/settings.getDokployVersion").respond(json="v0.30.2")
-    return DokployClient(parse_server_url(SERVER), "secret-token",
-                         transport=httpx.MockTransport(router.handler))
+    return DokployClient(
+        parse_server_url(SERVER), "secret-token", transport=httpx.MockTransport(router.handler)
+    )
 
 
 @pytest.fixture
 def router() -> respx.Router:
     return respx.Router(base_url=f"{SERVER}/api", assert_all_called=False)
+
 
 SERVERS = [
     {"serverId": "srv-build", "name": "builder", "serverType": "build", "ipAddress": "10.0.0.9"},
@@ -41,7 +43,8 @@ def _dokploy(router: respx.Router, cloud: bool, web: Any) -> None:
     router.get("/settings.isCloud").respond(json=cloud)
     if isinstance(web, int):
         router.get("/settings.getWebServerSettings").respond(
-            web, json={"message": "no such procedure", "code": "NOT_FOUND"})
+            web, json={"message": "no such procedure", "code": "NOT_FOUND"}
+        )
     else:
         router.get("/settings.getWebServerSettings").respond(json=web)
     router.get("/server.all").respond(json=SERVERS)

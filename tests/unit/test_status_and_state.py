@@ -125,22 +125,30 @@ def test_a_locked_machine_says_what_it_waits_for_and_gives_up(tmp_path, caplog) 
 
     folder = MachineFolder(tmp_path / "ws1")
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import sys, time
             sys.argv = ["dokploy-provider", "create"]
             from dokploy_provider.state import MachineFolder, machine_lock
             with machine_lock(MachineFolder({str(folder.path)!r})):
                 print("locked", flush=True)
                 time.sleep(30)
-        """)],
-        stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         provider_logger = logging.getLogger("dokploy_provider")
         propagate, provider_logger.propagate = provider_logger.propagate, True
-        with caplog.at_level(logging.INFO, logger="dokploy_provider"), \
-                pytest.raises(ReadyTimeout) as info, machine_lock(folder, timeout=1.5):
+        with (
+            caplog.at_level(logging.INFO, logger="dokploy_provider"),
+            pytest.raises(ReadyTimeout) as info,
+            machine_lock(folder, timeout=1.5),
+        ):
             pass
         said = f"dokploy-provider create (pid {holder.pid})"
         assert said in str(info.value)

@@ -15,19 +15,38 @@ def _config(home: Path, options: dict[str, str], *, context: str = "default") ->
     home.mkdir(parents=True, exist_ok=True)
     path = home / "config.yaml"
     # the shape `devpod provider set-options` writes (DevPod v0.6.15 pkg/config)
-    path.write_text(yaml.safe_dump({
-        "contexts": {context: {"providers": {"dokploy": {"options": {
-            name: {"userProvided": True, "value": value} for name, value in options.items()
-        } | {"DOKPLOY_ENVIRONMENT_NAME": {}}}}}},
-        "defaultContext": context,
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "contexts": {
+                    context: {
+                        "providers": {
+                            "dokploy": {
+                                "options": {
+                                    name: {"userProvided": True, "value": value}
+                                    for name, value in options.items()
+                                }
+                                | {"DOKPLOY_ENVIRONMENT_NAME": {}}
+                            }
+                        }
+                    }
+                },
+                "defaultContext": context,
+            }
+        )
+    )
     return path
 
 
 def test_devpods_home_is_read_and_the_environment_wins(tmp_path: Path) -> None:
-    path = _config(tmp_path / ".devpod", {"DOKPLOY_SERVER_URL": "https://stored.example",
-                                          "DOKPLOY_API_TOKEN": "stored-token",
-                                          "WORKSPACE_CPUS": "2"})
+    path = _config(
+        tmp_path / ".devpod",
+        {
+            "DOKPLOY_SERVER_URL": "https://stored.example",
+            "DOKPLOY_API_TOKEN": "stored-token",
+            "WORKSPACE_CPUS": "2",
+        },
+    )
     env = {"HOME": str(tmp_path), "WORKSPACE_CPUS": "4", "DOKPLOY_SSH_HOST": ""}
     used = stored_options.apply(env)
     assert used is not None and used.path == path
@@ -38,8 +57,9 @@ def test_devpods_home_is_read_and_the_environment_wins(tmp_path: Path) -> None:
 
 
 def test_devpod_home_variable_and_named_context(tmp_path: Path) -> None:
-    path = _config(tmp_path / "custom", {"DOKPLOY_SERVER_URL": "https://ctx.example"},
-                   context="work")
+    path = _config(
+        tmp_path / "custom", {"DOKPLOY_SERVER_URL": "https://ctx.example"}, context="work"
+    )
     env = {"HOME": str(tmp_path / "nobody"), "DEVPOD_HOME": str(tmp_path / "custom")}
     used = stored_options.apply(env)
     assert used is not None and used.path == path and used.context == "work"

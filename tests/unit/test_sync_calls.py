@@ -12,10 +12,14 @@ from dokploy_provider.errors import ReadyTimeout, ResponseTimeout, ServerUnreach
 from dokploy_provider.options import load_settings
 from dokploy_provider.urls import parse_server_url
 
-SETTINGS = load_settings({
-    "DOKPLOY_SERVER_URL": "https://d.example", "DOKPLOY_API_TOKEN": "tok-sync",
-    "DOKPLOY_HTTP_TIMEOUT": "30s", "DOKPLOY_DEPLOY_TIMEOUT": "60s",
-})
+SETTINGS = load_settings(
+    {
+        "DOKPLOY_SERVER_URL": "https://d.example",
+        "DOKPLOY_API_TOKEN": "tok-sync",
+        "DOKPLOY_HTTP_TIMEOUT": "30s",
+        "DOKPLOY_DEPLOY_TIMEOUT": "60s",
+    }
+)
 
 
 def test_the_wait_covers_the_stop_grace_period_with_a_margin() -> None:
@@ -25,8 +29,13 @@ def test_the_wait_covers_the_stop_grace_period_with_a_margin() -> None:
 
 def test_a_call_that_answers_is_all() -> None:
     seen: list[float] = []
-    sync_calls.settle(seen.append, lambda: pytest.fail("no re-read needed"),
-                      endpoint="compose.stop", what="x", settings=SETTINGS)
+    sync_calls.settle(
+        seen.append,
+        lambda: pytest.fail("no re-read needed"),
+        endpoint="compose.stop",
+        what="x",
+        settings=SETTINGS,
+    )
     assert seen == [sync_calls.call_timeout(SETTINGS)]
 
 
@@ -37,8 +46,14 @@ def _timing_out(timeout: float) -> None:
 def test_after_a_response_timeout_the_outcome_is_waited_for() -> None:
     checks = iter([False, False, True])
     slept: list[float] = []
-    sync_calls.settle(_timing_out, lambda: next(checks), endpoint="compose.stop",
-                      what="the workspace to stop", settings=SETTINGS, sleep=slept.append)
+    sync_calls.settle(
+        _timing_out,
+        lambda: next(checks),
+        endpoint="compose.stop",
+        what="the workspace to stop",
+        settings=SETTINGS,
+        sleep=slept.append,
+    )
     assert slept == [0.25, 0.5]
 
 
@@ -49,8 +64,15 @@ def test_an_outcome_that_never_comes_is_a_bounded_wait() -> None:
         now[0] += seconds
 
     with pytest.raises(ReadyTimeout, match=r"compose\.stop.*within 60 s"):
-        sync_calls.settle(_timing_out, lambda: False, endpoint="compose.stop", what="x",
-                          settings=SETTINGS, sleep=sleep, clock=lambda: now[0])
+        sync_calls.settle(
+            _timing_out,
+            lambda: False,
+            endpoint="compose.stop",
+            what="x",
+            settings=SETTINGS,
+            sleep=sleep,
+            clock=lambda: now[0],
+        )
 
 
 def test_unreachable_is_not_waited_out() -> None:
@@ -58,8 +80,9 @@ def test_unreachable_is_not_waited_out() -> None:
         raise ServerUnreachable("connection refused", endpoint="compose.stop")
 
     with pytest.raises(ServerUnreachable):
-        sync_calls.settle(refused, lambda: True, endpoint="compose.stop", what="x",
-                          settings=SETTINGS)
+        sync_calls.settle(
+            refused, lambda: True, endpoint="compose.stop", what="x", settings=SETTINGS
+        )
 
 
 @respx.mock(base_url="https://d.example/api")
@@ -71,8 +94,12 @@ def test_client_sends_the_longer_read_timeout_and_reports_a_timeout_as_sent(resp
         raise httpx.ReadTimeout("timed out", request=request)
 
     respx_mock.post("/compose.stop").mock(side_effect=slow)
-    client = DokployClient(parse_server_url("https://d.example"), SETTINGS.token,
-                           connect_timeout=5.0, read_timeout=30.0)
+    client = DokployClient(
+        parse_server_url("https://d.example"),
+        SETTINGS.token,
+        connect_timeout=5.0,
+        read_timeout=30.0,
+    )
     with pytest.raises(ResponseTimeout):
         client.stop_compose("c1", read_timeout=100.0)
     assert seen[0]["read"] == 100.0 and seen[0]["connect"] == 5.0
