@@ -51,6 +51,7 @@ from dokploy_provider.models import (
     DokployVersion,
     Server,
 )
+from dokploy_provider.tls import trust_context
 from dokploy_provider.urls import ServerURL
 
 _http_log = log.get("http")
@@ -134,6 +135,8 @@ class DokployClient(ProjectEndpoints, ComposeEndpoints):
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             transport=transport,
             follow_redirects=False,
+            # an injected transport brings its own TLS; httpx ignores verify then
+            verify=trust_context() if transport is None else True,
         )
 
     # -- lifecycle -------------------------------------------------------------------------

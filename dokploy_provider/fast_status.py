@@ -20,7 +20,6 @@ import http.client
 import json
 import os
 import socket
-import ssl
 import sys
 import time
 from collections.abc import Mapping
@@ -59,6 +58,7 @@ from dokploy_provider.status_views import (
     parse_compose,
     parse_containers,
 )
+from dokploy_provider.tls import trust_context
 from dokploy_provider.urls import ServerURL, parse_server_url
 from dokploy_provider.verbs import run_verb
 
@@ -78,17 +78,6 @@ __all__ = [
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 _http_log = log.get("http")
 _log = log.get("fast_status")
-
-
-def _ssl_context() -> ssl.SSLContext:
-    # The trust store httpx uses, so a certificate is accepted or refused the same way.
-    if os.environ.get("SSL_CERT_FILE"):
-        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
-    if os.environ.get("SSL_CERT_DIR"):
-        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
-    import certifi
-
-    return ssl.create_default_context(cafile=certifi.where())
 
 
 class FastClient:
@@ -176,7 +165,7 @@ class FastClient:
         conn: http.client.HTTPConnection
         if self._url.scheme == "https":
             conn = http.client.HTTPSConnection(
-                host, port, timeout=self._connect_timeout, context=_ssl_context()
+                host, port, timeout=self._connect_timeout, context=trust_context()
             )
         else:
             conn = http.client.HTTPConnection(host, port, timeout=self._connect_timeout)
