@@ -43,6 +43,7 @@ from dokploy_provider.api_errors import (
     unreachable_error,
 )
 from dokploy_provider.api_projects import ProjectEndpoints
+from dokploy_provider.api_services import ServiceEndpoints
 from dokploy_provider.errors import (
     DokployError,
     UnexpectedResponse,
@@ -99,7 +100,7 @@ def _retryable_post(exc: BaseException) -> bool:
     return False
 
 
-class DokployClient(ProjectEndpoints, ComposeEndpoints):
+class DokployClient(ProjectEndpoints, ComposeEndpoints, ServiceEndpoints):
     """Client for one Dokploy server, authenticated with one API key.
 
     ``retry_attempts`` is the total number of tries of a retryable request (1 = no retry);

@@ -146,7 +146,63 @@ class ComposeSummary(DokployModel):
     description: str | None = None
 
 
-class Environment(DokployModel):
+#: The service lists beside ``compose`` in a project (< v0.25) or environment whose services
+#: can publish host ports, each with the id key of its ``<kind>.one`` query. ``libsql`` exists
+#: from v0.30.0; a list a server does not send is simply empty.
+SERVICE_ID_KEYS: dict[str, str] = {
+    "applications": "applicationId",
+    "postgres": "postgresId",
+    "mysql": "mysqlId",
+    "mariadb": "mariadbId",
+    "mongo": "mongoId",
+    "redis": "redisId",
+    "libsql": "libsqlId",
+}
+
+
+@dataclass(frozen=True)
+class ServiceRef:
+    """An application or database as a project lists it: its kind and id (from v0.28.3 the
+    list holds nothing else, so its ports come from ``<kind>.one``)."""
+
+    kind: str
+    service_id: str
+
+    @property
+    def endpoint(self) -> str:
+        """The query that returns the whole service: ``application.one``, ``postgres.one``…"""
+        return ("application" if self.kind == "applications" else self.kind) + ".one"
+
+    @property
+    def id_param(self) -> str:
+        """The query parameter naming the service (``applicationId``, ``postgresId``…)."""
+        return SERVICE_ID_KEYS[self.kind]
+
+
+class ServiceLists(DokployModel):
+    """The application and database lists of a project or environment (raw rows)."""
+
+    applications: list[Any] = Field(default_factory=list)
+    postgres: list[Any] = Field(default_factory=list)
+    mysql: list[Any] = Field(default_factory=list)
+    mariadb: list[Any] = Field(default_factory=list)
+    mongo: list[Any] = Field(default_factory=list)
+    redis: list[Any] = Field(default_factory=list)
+    libsql: list[Any] = Field(default_factory=list)
+
+    @property
+    def service_refs(self) -> list[ServiceRef]:
+        """Every listed service with an id, in :data:`SERVICE_ID_KEYS` order."""
+        refs: list[ServiceRef] = []
+        for kind, id_key in SERVICE_ID_KEYS.items():
+            for row in getattr(self, kind):
+                service_id = row.get(id_key) if isinstance(row, dict) else None
+                if isinstance(service_id, str) and service_id:
+                    refs.append(ServiceRef(kind, service_id))
+        return refs
+
+
+class Environment(ServiceLists):
     """An environment of a project (Dokploy ≥ v0.25)."""
 
     environment_id: str
@@ -158,7 +214,7 @@ class Environment(DokployModel):
     composes: list[ComposeSummary] = Field(default_factory=list, alias="compose")
 
 
-class Project(DokployModel):
+class Project(ServiceLists):
     """A Dokploy project.
 
     On Dokploy ≥ v0.25 composes are under ``environments``; before that ``environments`` is
@@ -179,6 +235,14 @@ class Project(DokployModel):
         found = list(self.composes)
         for environment in self.environments:
             found.extend(environment.composes)
+        return found
+
+    @property
+    def all_service_refs(self) -> list[ServiceRef]:
+        """Every application and database of the project, whichever layout it came in."""
+        found = list(self.service_refs)
+        for environment in self.environments:
+            found.extend(environment.service_refs)
         return found
 
 
@@ -214,6 +278,39 @@ class Compose(DokployModel):
     project_id: str | None = None
     created_at: str | None = None
     deployments: list[Deployment] = Field(default_factory=list)
+
+
+class PublishedPort(DokployModel):
+    """A port an application publishes (its ``ports`` rows; Swarm's ``PublishedPort``)."""
+
+    published_port: int
+    target_port: int | None = None
+    protocol: str = "tcp"
+    publish_mode: str | None = None
+
+
+class Service(DokployModel):
+    """An application or database as ``<kind>.one`` returns it, reduced to what decides the
+    host ports it holds: the server it runs on and what it publishes."""
+
+    name: str = ""
+    app_name: str = ""
+    server_id: str | None = None
+    #: Applications: Swarm ports (ingress or host mode, both bind the port on the server).
+    ports: list[PublishedPort] = Field(default_factory=list)
+    #: Databases: the port Dokploy publishes in host mode when "external access" is on.
+    external_port: int | None = None
+    #: libsql (v0.30+) publishes two more.
+    external_grpc_port: int | None = Field(default=None, alias="externalGRPCPort")
+    external_admin_port: int | None = None
+
+    def tcp_host_ports(self) -> set[int]:
+        """The TCP ports this service holds on its server (a UDP port does not block SSH)."""
+        found = {p.published_port for p in self.ports if p.protocol.lower() == "tcp"}
+        for port in (self.external_port, self.external_grpc_port, self.external_admin_port):
+            if port is not None:
+                found.add(port)
+        return {port for port in found if 0 < port < 65536}
 
 
 class Container(DokployModel):

@@ -1,5 +1,6 @@
-"""SSH port claiming: the ports other composes publish (read as Dokploy deploys them), and
-claiming one for a workspace so that two creates at once never share it."""
+"""SSH port claiming: the ports other composes publish (read as Dokploy deploys them) and the
+ports Dokploy's applications and databases publish, and claiming one for a workspace so that
+two creates at once never share it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dokploy_provider.dokploy import DokployClient
 from dokploy_provider.errors import NotFound, ProviderError, ReadyTimeout
 from dokploy_provider.keys import host_key_b64
 from dokploy_provider.marker import owner_of
-from dokploy_provider.models import Compose, ComposeSummary
+from dokploy_provider.models import Compose, ComposeSummary, Service, ServiceRef
 from dokploy_provider.options import Settings
 from dokploy_provider.ports import choose_port, compose_variables, published_ports
 from dokploy_provider.state import MachineFolder, MachineState
@@ -80,6 +81,32 @@ def ports_on_server(
     return ports
 
 
+def get_service_or_none(client: DokployClient, ref: ServiceRef) -> Service | None:
+    """``<kind>.one``, or ``None`` when the service cannot be read (gone, or not the key's to
+    read): its ports are then unknown, and a collision shows at deploy time instead."""
+    try:
+        return client.get_service(ref)
+    except ProviderError as exc:
+        logger.debug("could not read the ports of %s %s: %s", ref.kind, ref.service_id, exc)
+        return None
+
+
+def service_ports_on_server(
+    client: DokployClient, server_id: str | None
+) -> dict[int, list[Service]]:
+    """TCP host ports the applications and databases on ``server_id`` publish, with the
+    services publishing each."""
+    refs = [ref for project in client.list_projects() for ref in project.all_service_refs]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        services = list(pool.map(lambda ref: get_service_or_none(client, ref), refs))
+    ports: dict[int, list[Service]] = {}
+    for service in services:
+        if service is not None and service.server_id == server_id:
+            for port in service.tcp_host_ports():
+                ports.setdefault(port, []).append(service)
+    return ports
+
+
 class PortClaim:
     """Claims a free SSH port for one machine's compose and publishes it in its file."""
 
@@ -91,11 +118,13 @@ class PortClaim:
     def claim(self, state: MachineState, client_key: str, *, taken: set[int]) -> MachineState:
         """Pick a free port from Dokploy's data, publish it, and re-read to catch a race."""
         server_label = f"server {state.server_id}" if state.server_id else "the Dokploy host"
+        # Services are not raced with: Dokploy's UI sets their ports, not a concurrent create.
+        held_by_services = set(service_ports_on_server(self.client, state.server_id))
         for _ in range(MAX_PORT_MOVES):
             others = self._ports_of_other_composes(state)
             port = choose_port(
                 self.settings.port_range,
-                set(others) | taken,
+                set(others) | held_by_services | taken,
                 machine_id=state.machine_id,
                 server_label=server_label,
             )

@@ -11,8 +11,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from . import services
 from .deploy import DeployQueue, Workspace
 from .docker_runtime import DockerRuntime
+from .errors import ApiError
 from .faults import Faults
 from .procedures import Procedures, public
 from .runtime import Runtime, SshdRuntime
@@ -141,6 +143,7 @@ class Emulator:
                 "environments": [public(e) for e in self.state.environments.values()],
                 "composes": [public(c) for c in self.state.composes.values()],
                 "deployments": [public(d) for d in self.state.deployments.values()],
+                "services": [public(r) for r in self.state.services.values()],
                 "queuedJobs": self.deploys.pending(),
             }
         data["containers"] = [
@@ -181,6 +184,28 @@ class Emulator:
             self.workspace.clone(compose["appName"], compose_file)
         return json_response(200, {"composeId": compose_id})
 
+    def _add_service(self, body: bytes) -> Response:
+        """``POST /__emulator/service {kind, name, environmentId|projectId, serverId, ports |
+        externalPort}``: an application or database made in Dokploy's UI, publishing ports."""
+        try:
+            data = json.loads(body or b"{}")
+            if not isinstance(data, dict):
+                raise ValueError("expected a JSON object")
+            owner_key = "environmentId" if self.features.environments else "projectId"
+            owner_id = str(data[owner_key])
+        except (ValueError, TypeError, KeyError) as exc:
+            return json_response(400, {"message": f"expected kind and the owner's id: {exc}"})
+        with self.state.lock:
+            owners = self.state.environments if self.features.environments else self.state.projects
+            if owner_id not in owners:
+                return json_response(404, {"message": f"no {owner_key} {owner_id}"})
+            try:
+                row = services.new_service(self.features, data, {owner_key: owner_id})
+            except (ApiError, ValueError, TypeError, KeyError) as exc:
+                return json_response(400, {"message": f"bad service: {exc}"})
+            self.state.services[row[services.KINDS[row["_kind"]][1]]] = row
+            return json_response(200, public(row))
+
     def _admin(self, method: str, path: str, body: bytes) -> Response:
         route = path.rstrip("/")
         if route == "/__emulator/state" and method == "GET":
@@ -190,6 +215,8 @@ class Emulator:
             return json_response(200, {"faults": self.faults.snapshot()})
         if route == "/__emulator/clone" and method == "POST":
             return self._clone(body)
+        if route == "/__emulator/service" and method == "POST":
+            return self._add_service(body)
         if route == "/__emulator/faults" and method == "GET":
             return json_response(200, self.faults.snapshot())
         if route == "/__emulator/faults" and method == "POST":

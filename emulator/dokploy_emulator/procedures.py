@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import services
 from .compose_file import ComposeError
 from .deploy import DeployQueue, Job, Workspace
 from .errors import ApiError, bad_request, internal, not_found
@@ -29,7 +30,6 @@ class _Empty:
 
 EMPTY = _Empty()
 Handler = Callable[[dict[str, Any]], Any]
-SERVICE_LISTS = ("applications", "mariadb", "mongo", "mysql", "postgres", "redis")
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,8 @@ class Procedures:
             "deployment.readLogs": self.deployment_read_logs if f.read_logs else None,
             "docker.getContainersByAppNameMatch": self.containers_by_app_name,
         }
+        for kind in services.kinds_for(f):
+            handlers[services.KINDS[kind][0] + ".one"] = self._service_one(kind)
         schemas = _schemas_for(f)
         return {
             name: Procedure(name, schemas[name]["method"], schemas[name]["input"], handler)
@@ -165,12 +167,25 @@ class Procedures:
     def _compose_with_domains(self, compose: Row) -> Row:
         return {**public(compose), "domains": []}
 
-    def _environment_tree(self, env: Row, compose_render: Callable[[Row], Row]) -> Row:
+    def _service_lists(self, key: str, value: str, *, summary: bool) -> Row:
+        rows = [r for r in self.store.services.values() if r.get(key) == value]
+        return {
+            kind: [services.listed(r, summary=summary) for r in rows if r["_kind"] == kind]
+            for kind in services.kinds_for(self.features)
+        }
+
+    def _service_one(self, kind: str) -> Handler:
+        def handler(data: dict[str, Any]) -> Any:
+            with self.store.lock:
+                return services.one(self.store.services, kind, data)
+
+        return handler
+
+    def _environment_tree(
+        self, env: Row, compose_render: Callable[[Row], Row], *, summary: bool = False
+    ) -> Row:
         tree = public(env)
-        for name in SERVICE_LISTS:
-            tree[name] = []
-        if self.features.create_source_type:
-            tree["libsql"] = []
+        tree.update(self._service_lists("environmentId", env["environmentId"], summary=summary))
         tree["compose"] = [
             compose_render(c) for c in self._composes_in("environmentId", env["environmentId"])
         ]
@@ -185,16 +200,17 @@ class Procedures:
     def _environments_of(self, project_id: str) -> list[Row]:
         return [e for e in self.store.environments.values() if e["projectId"] == project_id]
 
-    def _project_tree(self, project: Row, compose_render: Callable[[Row], Row]) -> Row:
+    def _project_tree(
+        self, project: Row, compose_render: Callable[[Row], Row], *, summary: bool = False
+    ) -> Row:
         tree = public(project)
         if self.features.environments:
             tree["environments"] = [
-                self._environment_tree(e, compose_render)
+                self._environment_tree(e, compose_render, summary=summary)
                 for e in self._environments_of(project["projectId"])
             ]
         else:
-            for name in SERVICE_LISTS:
-                tree[name] = []
+            tree.update(self._service_lists("projectId", project["projectId"], summary=summary))
             tree["compose"] = [
                 compose_render(c) for c in self._composes_in("projectId", project["projectId"])
             ]
@@ -272,13 +288,13 @@ class Procedures:
     # --- projects ---
     def project_all(self, _: dict[str, Any]) -> Any:
         """``project.all``: full rows, or compose summaries from 0.28.3."""
-        render = (
-            self._compose_summary
-            if self.features.project_all_summary
-            else self._compose_with_domains
-        )
+        summary = self.features.project_all_summary
+        render = self._compose_summary if summary else self._compose_with_domains
         with self.store.lock:
-            return [self._project_tree(p, render) for p in reversed(self.store.projects.values())]
+            return [
+                self._project_tree(p, render, summary=summary)
+                for p in reversed(self.store.projects.values())
+            ]
 
     def project_create(self, data: dict[str, Any]) -> Any:
         """``project.create``: plus a default ``production`` environment from 0.25."""
@@ -307,7 +323,7 @@ class Procedures:
             if project is None:
                 raise not_found("Project not found")
             if self.features.project_one_summary:
-                return self._project_tree(project, self._compose_one_summary)
+                return self._project_tree(project, self._compose_one_summary, summary=True)
             return self._project_tree(project, self._compose_with_domains)
 
     def _compose_one_summary(self, compose: Row) -> Row:
@@ -340,6 +356,12 @@ class Procedures:
                     or compose.get("projectId") == project["projectId"]
                 ):
                     self._drop_compose_rows(compose["composeId"])
+            for service_id, row in list(self.store.services.items()):
+                if (
+                    row.get("environmentId") in env_ids
+                    or row.get("projectId") == project["projectId"]
+                ):
+                    del self.store.services[service_id]
             return public(project)
 
     # --- environments ---
@@ -399,7 +421,9 @@ class Procedures:
                 not self.features.env_is_default and env["name"] == "production"
             ):
                 raise bad_request("You cannot delete the default environment")
-            if self._composes_in("environmentId", env["environmentId"]):
+            if self._composes_in("environmentId", env["environmentId"]) or any(
+                r.get("environmentId") == env["environmentId"] for r in self.store.services.values()
+            ):
                 raise bad_request(
                     "Cannot delete environment: it has active services. "
                     "Please delete all services first."

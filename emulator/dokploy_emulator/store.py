@@ -28,6 +28,8 @@ class Store:
     environments: dict[str, Row] = field(default_factory=dict)
     composes: dict[str, Row] = field(default_factory=dict)
     deployments: dict[str, Row] = field(default_factory=dict)
+    #: Applications and databases (their ``_kind`` says which), by id.
+    services: dict[str, Row] = field(default_factory=dict)
 
     def add_server(self, name: str) -> Row:
         """Register a remote deploy server (``--remote-server``)."""

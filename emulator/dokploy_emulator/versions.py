@@ -45,6 +45,7 @@ class Features:
     update_unknown_empty: bool
     delete_downs_without_dir: bool
     create_source_type: bool
+    libsql: bool
     env_is_default: bool
     remote_servers_only: bool
     login_shell_stderr_fails_deploys: bool
@@ -74,6 +75,7 @@ class Features:
             update_unknown_empty=v >= (0, 28, 7),
             delete_downs_without_dir=v >= (0, 29, 0),
             create_source_type=v >= (0, 30, 0),
+            libsql=v >= (0, 30, 0),
             env_is_default=v >= (0, 26, 1),
             remote_servers_only=v >= (0, 29, 6),
             login_shell_stderr_fails_deploys=(0, 28, 2) <= v < (0, 29, 14),

@@ -153,3 +153,56 @@ def test_a_git_sourced_compose_publishing_the_port_counts(emulator_latest, devpo
     assert result.returncode != 0
     assert f"{port}-{port}" in result.err and "published" in result.err, result.err
     assert len(_composes(emu)) == 1  # only theirs
+
+
+@pytest.mark.parametrize("version", ["v0.22.7", "v0.28.2", "v0.30.2"])
+def test_ports_of_dokploy_applications_and_databases_are_not_taken(
+    tmp_path: Path, devpod_factory, version: str
+) -> None:
+    # Nothing binds these ports here (the services are rows), so only reading them from
+    # Dokploy keeps the workspace off them: the deploy-time fallback would not notice.
+    emu = start_emulator(tmp_path, version, remote_servers=("edge",))
+    try:
+        devpod = devpod_factory(emu)
+        low, high = (int(p) for p in devpod.options["DOKPLOY_SSH_PORT_RANGE"].split("-"))
+        port_range = PortRange(low, high)
+        start = preferred_start("ws1", port_range)
+        walk = [low + (start - low + k) % len(port_range) for k in range(3)]
+        assert devpod.run("create", "first").returncode == 0  # makes the project
+        assert devpod.run("delete", "first").returncode == 0
+        state = emu.admin("state")
+        owner = (
+            {"projectId": state["projects"][0]["projectId"]}
+            if version == "v0.22.7"
+            else {"environmentId": state["environments"][0]["environmentId"]}
+        )
+        (edge,) = emu.api("server.all")
+        services = [
+            {"kind": "applications", "name": "web", "ports": [{"publishedPort": walk[0]}]},
+            {"kind": "postgres", "name": "db", "externalPort": walk[1]},
+            # neither blocks walk[2] on the Dokploy host: UDP, and another server
+            {
+                "kind": "applications",
+                "name": "dns",
+                "ports": [{"publishedPort": walk[2], "protocol": "udp"}],
+            },
+            {
+                "kind": "redis",
+                "name": "cache",
+                "serverId": edge["serverId"],
+                "externalPort": walk[2],
+            },
+        ]
+        for service in services:
+            emu.admin("service", {**service, **owner})
+        doctor = devpod.run("doctor", None, extra_args=("--json",))
+        taken = {row["check"]: row for row in json.loads(doctor.out)}["ports"]["data"]["taken"]
+        assert set(taken) == {str(walk[0]), str(walk[1])}, taken
+        assert taken[str(walk[0])][0].startswith("web-")  # named by its appName
+        result = devpod.run("create")
+        assert result.returncode == 0, result.err
+        assert "moving to another" not in result.err  # chosen free, not found taken by Docker
+        assert _state(devpod)["ssh_port"] == walk[2]
+        assert devpod.run("delete").returncode == 0
+    finally:
+        stop_emulator(emu)

@@ -154,6 +154,16 @@ def _colleague_publishes_the_port(*, git: bool) -> Callable[[Ctx], None]:
     return setup
 
 
+def _database_publishes_the_port(ctx: Ctx) -> None:
+    """A Postgres made in Dokploy's UI with external access on the only port of the range
+    (nothing binds it here: only Dokploy's rows say it is taken)."""
+    ctx.create("first")  # the project and environment
+    assert ctx.devpod.run("delete", "first").returncode == 0
+    (port,) = {int(p) for p in ctx.devpod.options["DOKPLOY_SSH_PORT_RANGE"].split("-")}
+    env_id = ctx.emu.admin("state")["environments"][0]["environmentId"]
+    ctx.emu.admin("service", {"kind": "postgres", "environmentId": env_id, "externalPort": port})
+
+
 def _first_server(emu: EmulatorProcess) -> dict[str, str]:
     return {"DOKPLOY_SERVER_ID": emu.api("server.all")[0]["serverId"]}
 
@@ -534,6 +544,15 @@ ROWS = [
         options_from=lambda emu: {"DOKPLOY_SSH_PORT_RANGE": str(free_port())},
         setup=_colleague_publishes_the_port(git=True),
         after=("only_other_compose", "no_state"),
+    ),
+    Row(
+        "database-publishes-the-port",
+        "create",
+        10,
+        "published",
+        options_from=lambda emu: {"DOKPLOY_SSH_PORT_RANGE": str(free_port())},
+        setup=_database_publishes_the_port,
+        after=("no_stray_compose", "no_state"),
     ),
     Row(
         "cloud-needs-a-server",
