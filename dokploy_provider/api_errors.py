@@ -78,8 +78,8 @@ class RetryPolicy:
     after a connection failure, a timeout or a 5xx answer, never after a refused certificate.
 
     After try *n* it pauses a random time up to ``backoff * 2 ** (n - 1)`` s, capped at
-    ``max_seconds`` (tenacity's ``wait_random_exponential``, which
-    :class:`~dokploy_provider.dokploy.DokployClient` configures from the same constants).
+    ``max_seconds``. Both HTTP paths follow it: :class:`~dokploy_provider.dokploy.DokployClient`
+    builds tenacity's stop and wait from it, the fast path runs :func:`retry_query`.
     """
 
     attempts: int = RETRY_ATTEMPTS

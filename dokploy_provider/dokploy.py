@@ -19,14 +19,7 @@ from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_random_exponential,
-)
+from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from dokploy_provider import log
 from dokploy_provider.api_compose import ComposeEndpoints
@@ -35,6 +28,7 @@ from dokploy_provider.api_errors import (
     RETRY_BACKOFF_SECONDS,
     RETRY_MAX_SECONDS,
     FailureKind,
+    RetryPolicy,
     api_headers,
     describe_transport_failure,
     is_tls_verify_failure,
@@ -242,12 +236,13 @@ class DokployClient(ProjectEndpoints, ComposeEndpoints, ServiceEndpoints):
         read_timeout: float | None = None,
     ) -> httpx.Response:
         is_get = method == "GET"
+        policy = RetryPolicy(self._retry_attempts, self._retry_max_seconds, RETRY_BACKOFF_SECONDS)
         retrying = Retrying(
-            stop=stop_after_attempt(self._retry_attempts)
-            | stop_after_delay(self._retry_max_seconds),
-            wait=wait_random_exponential(
-                multiplier=RETRY_BACKOFF_SECONDS, max=self._retry_max_seconds
+            # the fast path (api_errors.retry_query) follows the same policy object
+            stop=lambda state: (
+                not policy.may_retry(state.attempt_number, state.seconds_since_start or 0.0)
             ),
+            wait=lambda state: policy.pause(state.attempt_number),
             retry=retry_if_exception(_retryable_get if is_get else _retryable_post),
             before_sleep=self._retry_logger(method, endpoint),
             reraise=True,

@@ -124,15 +124,21 @@ def _single_port_taken(ctx: Ctx) -> None:
     ctx.create("other")
 
 
+def _the_only_port_and_environment(ctx: Ctx) -> tuple[int, str]:
+    """After a first workspace made (and deleted) the project: the range's one port and the
+    environment's id."""
+    ctx.create("first")
+    assert ctx.devpod.run("delete", "first").returncode == 0
+    (port,) = {int(p) for p in ctx.devpod.options["DOKPLOY_SSH_PORT_RANGE"].split("-")}
+    return port, ctx.emu.admin("state")["environments"][0]["environmentId"]
+
+
 def _colleague_publishes_the_port(*, git: bool) -> Callable[[Ctx], None]:
     """A compose that is not ours publishes the only port of the range, unquoted (YAML 1.2
     reads a string, YAML 1.1 a base-60 integer): in its raw file, or in its Git clone."""
 
     def setup(ctx: Ctx) -> None:
-        ctx.create("first")  # the project and environment
-        assert ctx.devpod.run("delete", "first").returncode == 0
-        (port,) = {int(p) for p in ctx.devpod.options["DOKPLOY_SSH_PORT_RANGE"].split("-")}
-        env_id = ctx.emu.admin("state")["environments"][0]["environmentId"]
+        port, env_id = _the_only_port_and_environment(ctx)
         created = httpx.post(
             f"{ctx.emu.url}/api/compose.create",
             headers={"x-api-key": ctx.emu.token},
@@ -157,10 +163,7 @@ def _colleague_publishes_the_port(*, git: bool) -> Callable[[Ctx], None]:
 def _database_publishes_the_port(ctx: Ctx) -> None:
     """A Postgres made in Dokploy's UI with external access on the only port of the range
     (nothing binds it here: only Dokploy's rows say it is taken)."""
-    ctx.create("first")  # the project and environment
-    assert ctx.devpod.run("delete", "first").returncode == 0
-    (port,) = {int(p) for p in ctx.devpod.options["DOKPLOY_SSH_PORT_RANGE"].split("-")}
-    env_id = ctx.emu.admin("state")["environments"][0]["environmentId"]
+    port, env_id = _the_only_port_and_environment(ctx)
     ctx.emu.admin("service", {"kind": "postgres", "environmentId": env_id, "externalPort": port})
 
 

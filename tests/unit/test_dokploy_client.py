@@ -1261,6 +1261,27 @@ def test_get_retries_are_bounded(router: respx.Router) -> None:
     assert route.call_count == 4
 
 
+def test_get_retries_stop_at_the_time_budget(router: respx.Router) -> None:
+    route = router.get("/server.all").respond(503, json={"message": "busy"})
+    with pytest.raises(ServerError, match="busy"):
+        make_client(router, retry_attempts=10, retry_max_seconds=0.0).list_servers()
+    assert route.call_count == 1  # no time left for a second try
+
+
+def test_get_waits_between_tries_as_the_retry_policy_says(
+    router: respx.Router, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dokploy_provider.api_errors import RetryPolicy
+
+    paused: list[int] = []
+    monkeypatch.setattr(RetryPolicy, "pause", lambda self, attempt: paused.append(attempt) or 0.0)
+    router.get("/server.all").respond(503, json={"message": "busy"})
+    with pytest.raises(ServerError):
+        make_client(router, retry_attempts=3).list_servers()
+    # tenacity also asks for the wait after the last try, before it decides to stop
+    assert paused[:2] == [1, 2]  # the same policy the fast path follows
+
+
 def test_get_retried_on_connect_error_and_read_timeout(router: respx.Router) -> None:
     route = router.get("/compose.one").mock(
         side_effect=[
