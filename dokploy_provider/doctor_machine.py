@@ -95,10 +95,16 @@ class MachineChecks:
         server_id = server.server_id if server else None
         where = f"server {server.name}" if server else "the Dokploy host"
         logger.info("Reading the ports every compose and service on %s publishes…", where)
+        client = self._client()
+        projects = client.list_projects()
         taken: dict[int, list[str]] = {}
-        for port, composes in port_claim.ports_on_server(self._client(), server_id).items():
+        for port, composes in port_claim.ports_on_server(
+            client, server_id, projects=projects
+        ).items():
             taken.setdefault(port, []).extend(_label(compose) for compose in composes)
-        for port, services in port_claim.service_ports_on_server(self._client(), server_id).items():
+        for port, services in port_claim.service_ports_on_server(
+            client, server_id, projects=projects
+        ).items():
             taken.setdefault(port, []).extend(s.app_name or s.name for s in services)
         taken = {port: labels for port, labels in taken.items() if port in port_range}
         free = len(port_range) - len(taken)

@@ -122,8 +122,9 @@ class DokployClient(ProjectEndpoints, ComposeEndpoints, ServiceEndpoints):
         self._url = server_url
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
-        self._retry_attempts = max(1, retry_attempts)
-        self._retry_max_seconds = max(0.0, retry_max_seconds)
+        self._retry = RetryPolicy(
+            max(1, retry_attempts), max(0.0, retry_max_seconds), RETRY_BACKOFF_SECONDS
+        )
         self._version: DokployVersion | None = None
         self._http = httpx.Client(
             headers=api_headers(token),
@@ -236,7 +237,7 @@ class DokployClient(ProjectEndpoints, ComposeEndpoints, ServiceEndpoints):
         read_timeout: float | None = None,
     ) -> httpx.Response:
         is_get = method == "GET"
-        policy = RetryPolicy(self._retry_attempts, self._retry_max_seconds, RETRY_BACKOFF_SECONDS)
+        policy = self._retry
         retrying = Retrying(
             # the fast path (api_errors.retry_query) follows the same policy object
             stop=lambda state: (
@@ -267,7 +268,7 @@ class DokployClient(ProjectEndpoints, ComposeEndpoints, ServiceEndpoints):
         raise AssertionError("retry loop ended without a result")  # pragma: no cover
 
     def _retry_logger(self, method: str, endpoint: str) -> Callable[[RetryCallState], None]:
-        attempts = self._retry_attempts
+        attempts = self._retry.attempts
 
         def before_sleep(state: RetryCallState) -> None:
             outcome = state.outcome

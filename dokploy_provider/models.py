@@ -284,9 +284,7 @@ class PublishedPort(DokployModel):
     """A port an application publishes (its ``ports`` rows; Swarm's ``PublishedPort``)."""
 
     published_port: int
-    target_port: int | None = None
     protocol: str = "tcp"
-    publish_mode: str | None = None
 
 
 class Service(DokployModel):
@@ -307,10 +305,8 @@ class Service(DokployModel):
     def tcp_host_ports(self) -> set[int]:
         """The TCP ports this service holds on its server (a UDP port does not block SSH)."""
         found = {p.published_port for p in self.ports if p.protocol.lower() == "tcp"}
-        for port in (self.external_port, self.external_grpc_port, self.external_admin_port):
-            if port is not None:
-                found.add(port)
-        return {port for port in found if 0 < port < 65536}
+        external = (self.external_port, self.external_grpc_port, self.external_admin_port)
+        return found | {port for port in external if port is not None}
 
 
 class Container(DokployModel):

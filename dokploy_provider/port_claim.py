@@ -12,7 +12,7 @@ from dokploy_provider.dokploy import DokployClient
 from dokploy_provider.errors import NotFound, ProviderError, ReadyTimeout
 from dokploy_provider.keys import host_key_b64
 from dokploy_provider.marker import owner_of
-from dokploy_provider.models import Compose, ComposeSummary, Service, ServiceRef
+from dokploy_provider.models import Compose, ComposeSummary, Project, Service, ServiceRef
 from dokploy_provider.options import Settings
 from dokploy_provider.ports import choose_port, compose_variables, published_ports
 from dokploy_provider.state import MachineFolder, MachineState
@@ -31,10 +31,11 @@ def get_compose_or_none(client: DokployClient, compose_id: str) -> Compose | Non
         return None
 
 
-def all_composes(client: DokployClient) -> list[Compose]:
-    """Every compose the API key can see, in full (compose files included)."""
+def all_composes(client: DokployClient, projects: list[Project] | None = None) -> list[Compose]:
+    """Every compose the API key can see, in full (compose files included); ``projects`` is a
+    ``project.all`` answer already at hand."""
     summaries: list[ComposeSummary] = []
-    for project in client.list_projects():
+    for project in client.list_projects() if projects is None else projects:
         summaries.extend(project.all_composes)
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(
@@ -67,12 +68,16 @@ def compose_text(client: DokployClient, compose: Compose) -> str:
 
 
 def ports_on_server(
-    client: DokployClient, server_id: str | None, *, excluding: str | None = None
+    client: DokployClient,
+    server_id: str | None,
+    *,
+    excluding: str | None = None,
+    projects: list[Project] | None = None,
 ) -> dict[int, list[Compose]]:
     """Host ports the composes on ``server_id`` publish (read from their compose files), with
     the composes publishing each; the compose ``excluding`` is left out."""
     ports: dict[int, list[Compose]] = {}
-    for compose in all_composes(client):
+    for compose in all_composes(client, projects):
         if compose.compose_id == excluding or compose.server_id != server_id:
             continue
         variables = compose_variables(compose.env)
@@ -92,11 +97,12 @@ def get_service_or_none(client: DokployClient, ref: ServiceRef) -> Service | Non
 
 
 def service_ports_on_server(
-    client: DokployClient, server_id: str | None
+    client: DokployClient, server_id: str | None, *, projects: list[Project] | None = None
 ) -> dict[int, list[Service]]:
     """TCP host ports the applications and databases on ``server_id`` publish, with the
     services publishing each."""
-    refs = [ref for project in client.list_projects() for ref in project.all_service_refs]
+    listed = client.list_projects() if projects is None else projects
+    refs = [ref for project in listed for ref in project.all_service_refs]
     with ThreadPoolExecutor(max_workers=8) as pool:
         services = list(pool.map(lambda ref: get_service_or_none(client, ref), refs))
     ports: dict[int, list[Service]] = {}
@@ -118,10 +124,14 @@ class PortClaim:
     def claim(self, state: MachineState, client_key: str, *, taken: set[int]) -> MachineState:
         """Pick a free port from Dokploy's data, publish it, and re-read to catch a race."""
         server_label = f"server {state.server_id}" if state.server_id else "the Dokploy host"
+        projects: list[Project] | None = self.client.list_projects()
         # Services are not raced with: Dokploy's UI sets their ports, not a concurrent create.
-        held_by_services = set(service_ports_on_server(self.client, state.server_id))
+        held_by_services = set(
+            service_ports_on_server(self.client, state.server_id, projects=projects)
+        )
         for _ in range(MAX_PORT_MOVES):
-            others = self._ports_of_other_composes(state)
+            others = self._ports_of_other_composes(state, projects)
+            projects = None  # every later read must see what others published meanwhile
             port = choose_port(
                 self.settings.port_range,
                 set(others) | held_by_services | taken,
@@ -141,8 +151,12 @@ class PortClaim:
             hint="many workspaces are being created at once; retry `devpod up`",
         )
 
-    def _ports_of_other_composes(self, state: MachineState) -> dict[int, list[Compose]]:
-        return ports_on_server(self.client, state.server_id, excluding=state.compose_id)
+    def _ports_of_other_composes(
+        self, state: MachineState, projects: list[Project] | None = None
+    ) -> dict[int, list[Compose]]:
+        return ports_on_server(
+            self.client, state.server_id, excluding=state.compose_id, projects=projects
+        )
 
     def _write_compose_file(self, state: MachineState, client_key: str) -> None:
         assert state.compose_id is not None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import yaml
@@ -111,6 +111,15 @@ def preferred_start(machine_id: str, port_range: PortRange) -> int:
     return port_range.first + zlib.crc32(machine_id.encode("utf-8")) % len(port_range)
 
 
+def candidate_ports(machine_id: str, port_range: PortRange) -> Iterator[int]:
+    """Every port of the range once, in the order this machine tries them: from its
+    preferred port up, wrapping round to the start of the range."""
+    start = preferred_start(machine_id, port_range)
+    size = len(port_range)
+    for offset in range(size):
+        yield port_range.first + (start - port_range.first + offset) % size
+
+
 def choose_port(
     port_range: PortRange,
     taken: Iterable[int],
@@ -120,12 +129,10 @@ def choose_port(
 ) -> int:
     """The first free port of the range, starting at this machine's preferred port."""
     used = set(taken)
-    start = preferred_start(machine_id, port_range)
-    size = len(port_range)
-    for offset in range(size):
-        port = port_range.first + (start - port_range.first + offset) % size
+    for port in candidate_ports(machine_id, port_range):
         if port not in used:
             return port
+    size = len(port_range)
     raise PortRangeExhausted(
         f"all {size} ports of DOKPLOY_SSH_PORT_RANGE {port_range} are published on {server_label}",
         hint="delete unused workspaces or widen the range, e.g. "

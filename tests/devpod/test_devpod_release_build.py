@@ -64,13 +64,18 @@ def _output_until(cli: DevPodCLI, args: tuple[str, ...], needle: str, timeout: f
         start_new_session=True,
     )
     assert proc.stderr is not None
+    stderr = proc.stderr
     lines: queue.Queue[bytes] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(b) for b in proc.stderr], daemon=True)
-    reader.start()
+
+    def read_lines() -> None:
+        for line in stderr:
+            lines.put(line)
+
+    threading.Thread(target=read_lines, daemon=True).start()
     seen: list[str] = []
     deadline = time.monotonic() + timeout
     try:
-        while time.monotonic() < deadline and not any(needle in line for line in seen[-5:]):
+        while time.monotonic() < deadline and not (seen and needle in seen[-1]):
             try:
                 seen.append(lines.get(timeout=1).decode(errors="replace"))
             except queue.Empty:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from dokploy_provider.options import PortRange
-from dokploy_provider.ports import preferred_start
+from dokploy_provider.ports import candidate_ports, preferred_start
 
 from .conftest import DevPod, EmulatorProcess, start_emulator, stop_emulator
 
@@ -24,6 +24,12 @@ def _composes(emu: EmulatorProcess) -> list[dict]:
 
 def _state(devpod: DevPod, machine_id: str = "ws1") -> dict:
     return json.loads((devpod.machine_folder(machine_id) / "dokploy-machine.json").read_text())
+
+
+def _make_the_project(devpod: DevPod) -> None:
+    """A first workspace, created and deleted, leaves the project (and environment) behind."""
+    assert devpod.run("create", "first").returncode == 0
+    assert devpod.run("delete", "first").returncode == 0
 
 
 def test_port_taken_outside_dokploy_is_found_without_deploy_logs(
@@ -119,8 +125,7 @@ def test_a_git_sourced_compose_publishing_the_port_counts(emulator_latest, devpo
     emu = emulator_latest
     port = free_port()
     devpod = devpod_factory(emu, DOKPLOY_SSH_PORT_RANGE=f"{port}-{port}")
-    assert devpod.run("create", "first").returncode == 0  # makes the project/environment
-    assert devpod.run("delete", "first").returncode == 0
+    _make_the_project(devpod)
     headers = {"x-api-key": emu.token}
     env_id = emu.admin("state")["environments"][0]["environmentId"]
     created = httpx.post(
@@ -165,11 +170,8 @@ def test_ports_of_dokploy_applications_and_databases_are_not_taken(
     try:
         devpod = devpod_factory(emu)
         low, high = (int(p) for p in devpod.options["DOKPLOY_SSH_PORT_RANGE"].split("-"))
-        port_range = PortRange(low, high)
-        start = preferred_start("ws1", port_range)
-        walk = [low + (start - low + k) % len(port_range) for k in range(3)]
-        assert devpod.run("create", "first").returncode == 0  # makes the project
-        assert devpod.run("delete", "first").returncode == 0
+        walk = list(candidate_ports("ws1", PortRange(low, high)))[:3]
+        _make_the_project(devpod)
         state = emu.admin("state")
         owner = (
             {"projectId": state["projects"][0]["projectId"]}

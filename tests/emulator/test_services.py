@@ -82,4 +82,5 @@ def test_a_service_holds_its_environment_and_goes_with_its_project(
     api.ok("POST", "project.remove", {"projectId": project_id})
     assert api.get("redis.one", redisId=redis["redisId"]).status_code == 404
     assert _add(emu, kind="redis", environmentId=env["environmentId"]).status_code == 404
-    assert _add(emu, kind="nope", environmentId="x").status_code in (400, 404)
+    _, owner = _owner(api)
+    assert _add(emu, kind="nope", **owner).status_code == 400

@@ -13,7 +13,7 @@ import yaml
 from dokploy_provider import compose, marker
 from dokploy_provider.errors import PortRangeExhausted
 from dokploy_provider.options import PortRange, load_settings
-from dokploy_provider.ports import choose_port, preferred_start, published_ports
+from dokploy_provider.ports import candidate_ports, choose_port, preferred_start, published_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = {"DOKPLOY_SERVER_URL": "http://203.0.113.10:3000", "DOKPLOY_API_TOKEN": "tok-secret-123"}
@@ -46,6 +46,15 @@ def test_choose_port_skips_taken_and_wraps() -> None:
     assert choose_port(rng, set(), machine_id="ws1", server_label="x") == start
     taken = {p for p in range(2222, 2226) if p != 2222}
     assert choose_port(rng, taken, machine_id="ws1", server_label="x") == 2222
+
+
+def test_candidate_ports_walk_the_range_once_from_the_preferred_port() -> None:
+    rng = PortRange(2222, 2226)
+    walk = list(candidate_ports("ws1", rng))
+    start = preferred_start("ws1", rng)
+    assert walk[0] == start
+    assert sorted(walk) == list(range(2222, 2227))
+    assert walk == list(range(start, 2227)) + list(range(2222, start))
 
 
 def test_full_range_is_a_clear_error() -> None:

@@ -167,3 +167,11 @@ def test_service_ports_are_counted_per_server_and_unreadable_ones_skipped(
         2225: ["db-abc"]
     }
     assert set(service_ports_on_server(client, "s1")) == {2224}
+
+
+def test_a_project_list_at_hand_is_not_read_again(router: respx.Router) -> None:
+    listing = router.get("/project.all").respond(json=[])
+    given = [Project.model_validate(project(postgres=[{"postgresId": "pg1"}]))]
+    router.get("/postgres.one").respond(json={"externalPort": 2226})
+    assert set(service_ports_on_server(client_for(router), None, projects=given)) == {2226}
+    assert listing.call_count == 0
